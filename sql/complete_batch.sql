@@ -1,0 +1,31 @@
+-- name: CompleteBatch
+-- The completer, every few milliseconds: record a batch of finished attempts.
+-- Each element names the delivery and the attempt it claimed; the update is
+-- guarded by both, so an outcome whose lease was lost (rescued, re-claimed,
+-- deleted) changes nothing. Attempts are logged only for rows really updated;
+-- the returned ids tell the caller which outcomes were accepted.
+WITH outcome AS (
+    SELECT *
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[], $5::int[], $6::text[],
+                $7::timestamptz[], $8::int[], $9::text[])
+         AS o(id, attempt, status, retry_in_ms, status_code, error, started_at, duration_ms, response_body)
+), updated AS (
+    UPDATE deliveries d
+    SET status = o.status,
+        next_retry_at = CASE WHEN o.status = 'pending'
+                             THEN now() + o.retry_in_ms * interval '1 millisecond'
+                             ELSE d.next_retry_at END,
+        lease_expires_at = NULL,
+        last_status_code = o.status_code,
+        last_error = o.error,
+        updated_at = now(),
+        completed_at = CASE WHEN o.status IN ('success', 'failed') THEN now() END
+    FROM outcome o
+    WHERE d.id = o.id AND d.attempts = o.attempt AND d.status = 'processing'
+    RETURNING d.id
+)
+INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+SELECT o.id, o.attempt, o.started_at, o.duration_ms, o.status_code, o.error, o.response_body
+FROM outcome o
+JOIN updated u ON u.id = o.id
+RETURNING delivery_id;

@@ -1,0 +1,3 @@
+-- name: MigrationsUnlock
+-- Runs after migrations, releasing MigrationsLock.
+SELECT pg_advisory_unlock(720511802026);

@@ -1,0 +1,3 @@
+-- name: Ping
+-- /readyz and the workers' database check.
+SELECT 1;

@@ -1,0 +1,5 @@
+-- name: WebhookGet
+-- GET /webhooks/{id}. Never selects the secret.
+SELECT id, url, event_types, description, enabled, created_at, updated_at
+FROM webhooks
+WHERE id = $1;

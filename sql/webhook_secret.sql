@@ -1,0 +1,3 @@
+-- name: WebhookSecret
+-- GET /webhooks/{id}/secret.
+SELECT secret FROM webhooks WHERE id = $1;

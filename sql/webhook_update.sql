@@ -1,0 +1,11 @@
+-- name: WebhookUpdate
+-- PATCH /webhooks/{id}: a null argument keeps the column as it is, except
+-- description, which $5 says whether to set (so it can be cleared to null).
+UPDATE webhooks
+SET url         = coalesce($2, url),
+    event_types = coalesce($3, event_types),
+    enabled     = coalesce($4, enabled),
+    description = CASE WHEN $5 THEN $6 ELSE description END,
+    updated_at  = now()
+WHERE id = $1
+RETURNING id, url, event_types, description, enabled, created_at, updated_at;

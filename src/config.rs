@@ -1,0 +1,287 @@
+//! Every setting hookrelay reads, from env vars and matching flags, validated once.
+//!
+//! `Settings` is what clap parses (so `hookrelay --help` lists every setting with
+//! its env var and default); `Config` is the checked result the rest of the code
+//! holds. Anything that can be wrong with a setting is reported here, at start-up,
+//! never in the middle of a delivery.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hookrelay",
+    version,
+    about = "Webhook delivery on one Postgres"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the API and run the delivery workers (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Postgres connection URL. Unset: hookrelay runs its own local cluster under the data dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Where the managed local Postgres keeps its data (used only without DATABASE_URL).
+    #[arg(
+        long,
+        env = "HOOKRELAY_DATA_DIR",
+        default_value = "./.hookrelay",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Address the HTTP API listens on.
+    #[arg(
+        long,
+        env = "HOOKRELAY_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// Concurrent deliveries in this process; 0 runs the API alone.
+    #[arg(long, env = "HOOKRELAY_WORKERS", default_value_t = 64, global = true)]
+    pub workers: usize,
+
+    /// Comma-separated bearer tokens. Unset is allowed only on a loopback listen address.
+    #[arg(
+        long,
+        env = "HOOKRELAY_API_TOKENS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub api_tokens: Option<String>,
+
+    /// Largest accepted request body, in bytes (suffixes KiB and MiB allowed).
+    #[arg(long, env = "HOOKRELAY_MAX_PAYLOAD", default_value = "256KiB", value_parser = parse_size, global = true)]
+    pub max_payload: usize,
+
+    /// How long a receiver has to answer one attempt.
+    #[arg(long, env = "HOOKRELAY_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub delivery_timeout: Duration,
+
+    /// Delays between attempts: after the n-th failed attempt, the next is due n-th delay later.
+    #[arg(long, env = "HOOKRELAY_RETRY_SCHEDULE", default_value = "1s,4s,16s,64s,256s", value_parser = parse_schedule, global = true)]
+    pub retry_schedule: RetrySchedule,
+
+    /// Deliver to loopback, private and other internal addresses (local development and tests).
+    #[arg(long, env = "HOOKRELAY_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub allow_private_targets: bool,
+
+    /// How long a claimed delivery stays claimed before another worker may take it back.
+    /// Default: delivery timeout + 30s.
+    #[arg(long, env = "HOOKRELAY_LEASE", value_parser = parse_duration, global = true)]
+    pub lease: Option<Duration>,
+
+    /// On SIGTERM, how long in-flight deliveries get to finish.
+    #[arg(long, env = "HOOKRELAY_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub shutdown_grace: Duration,
+
+    /// Longest an idle worker pool waits before looking for due deliveries on its own
+    /// (new events and retries wake it sooner).
+    #[arg(long, env = "HOOKRELAY_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration, global = true)]
+    pub poll_interval: Duration,
+
+    /// Database connections in this process's pool.
+    #[arg(
+        long,
+        env = "HOOKRELAY_DB_POOL_SIZE",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_pool_size: usize,
+
+    /// Log format on stderr.
+    #[arg(
+        long,
+        env = "HOOKRELAY_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+/// The retry delays, in order. Never empty of meaning: zero delays means one attempt only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule(pub Vec<Duration>);
+
+impl RetrySchedule {
+    /// Attempts a delivery gets in one budget: the first plus one per delay.
+    pub fn max_attempts(&self) -> i32 {
+        i32::try_from(self.0.len()).unwrap_or(i32::MAX - 1) + 1
+    }
+
+    /// The delay after the `n`-th failed attempt (1-based), or `None` when the budget is spent.
+    pub fn delay_after(&self, failed_attempts: i32) -> Option<Duration> {
+        let index = usize::try_from(failed_attempts).ok()?.checked_sub(1)?;
+        self.0.get(index).copied()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "HOOKRELAY_LISTEN is {0}, which is not a loopback address, and HOOKRELAY_API_TOKENS is unset: \
+         set API tokens, or listen on 127.0.0.1"
+    )]
+    OpenWithoutTokens(SocketAddr),
+    #[error("HOOKRELAY_API_TOKENS holds an empty token")]
+    EmptyToken,
+    #[error("HOOKRELAY_DB_POOL_SIZE must be at least 1")]
+    NoPool,
+    #[error("HOOKRELAY_DELIVERY_TIMEOUT must be more than zero")]
+    ZeroTimeout,
+}
+
+/// Settings after validation; what the rest of hookrelay holds.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub workers: usize,
+    pub api_tokens: Vec<String>,
+    pub max_payload: usize,
+    pub delivery_timeout: Duration,
+    pub retry_schedule: RetrySchedule,
+    pub allow_private_targets: bool,
+    pub lease: Duration,
+    pub shutdown_grace: Duration,
+    pub poll_interval: Duration,
+    pub db_pool_size: usize,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let api_tokens: Vec<String> = match &s.api_tokens {
+            None => Vec::new(),
+            Some(list) => list.split(',').map(|t| t.trim().to_owned()).collect(),
+        };
+        if api_tokens.iter().any(String::is_empty) {
+            return Err(ConfigError::EmptyToken);
+        }
+        if api_tokens.is_empty() && !s.listen.ip().is_loopback() {
+            return Err(ConfigError::OpenWithoutTokens(s.listen));
+        }
+        if s.db_pool_size == 0 {
+            return Err(ConfigError::NoPool);
+        }
+        if s.delivery_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout);
+        }
+        Ok(Config {
+            lease: s
+                .lease
+                .unwrap_or(s.delivery_timeout + Duration::from_secs(30)),
+            database_url: s.database_url,
+            data_dir: s.data_dir,
+            listen: s.listen,
+            workers: s.workers,
+            api_tokens,
+            max_payload: s.max_payload,
+            delivery_timeout: s.delivery_timeout,
+            retry_schedule: s.retry_schedule,
+            allow_private_targets: s.allow_private_targets,
+            shutdown_grace: s.shutdown_grace,
+            poll_interval: s.poll_interval,
+            db_pool_size: s.db_pool_size,
+            log_format: s.log_format,
+        })
+    }
+
+    /// The defaults, as `hookrelay` with no env and no flags would run; tests start from here.
+    pub fn defaults() -> Config {
+        let cli = Cli::parse_from(["hookrelay"]);
+        // The defaults listen on loopback, so validation cannot fail.
+        Config::from_settings(cli.settings).expect("default settings are valid")
+    }
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration like 500ms, 10s or 5m: {e}"))
+}
+
+fn parse_schedule(s: &str) -> Result<RetrySchedule, String> {
+    if s.trim().is_empty() {
+        return Ok(RetrySchedule(Vec::new()));
+    }
+    s.split(',')
+        .map(parse_duration)
+        .collect::<Result<_, _>>()
+        .map(RetrySchedule)
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 262144, 256KiB or 1MiB"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("{s:?} has an unknown unit; use B, KiB or MiB")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_gives_one_delay_per_retry_then_none() {
+        let s = parse_schedule("1s,4s").unwrap();
+        assert_eq!(s.max_attempts(), 3);
+        assert_eq!(s.delay_after(1), Some(Duration::from_secs(1)));
+        assert_eq!(s.delay_after(2), Some(Duration::from_secs(4)));
+        assert_eq!(s.delay_after(3), None);
+        assert_eq!(s.delay_after(0), None);
+    }
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("256KiB").unwrap(), 262_144);
+        assert_eq!(parse_size("1MiB").unwrap(), 1_048_576);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn refuses_an_open_address_without_tokens() {
+        let cli = Cli::parse_from(["hookrelay", "--listen", "0.0.0.0:8080"]);
+        let err = Config::from_settings(cli.settings).unwrap_err();
+        assert!(matches!(err, ConfigError::OpenWithoutTokens(_)));
+    }
+}

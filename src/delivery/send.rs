@@ -1,0 +1,209 @@
+//! One HTTP attempt: build the signed request, send it, read a bounded answer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use super::guard::{self, GuardedResolver, Refused};
+use super::sign;
+use crate::domain::{Secret, WebhookUrl};
+use crate::queue::Claimed;
+
+/// How much of a response body is kept in the attempt log.
+pub const RESPONSE_BODY_LIMIT: usize = 4096;
+
+const USER_AGENT: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
+
+/// What the receiver answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    /// The first 4 KiB of the body, lossily decoded.
+    pub body: String,
+}
+
+/// Why no answer came.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    Timeout(Duration),
+    Connect(String),
+    Refused(String),
+    Other(String),
+}
+
+impl Failure {
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Timeout(d) => format!(
+                "timeout: no answer within {}",
+                humantime::format_duration(*d)
+            ),
+            Failure::Connect(e) => format!("connection failed: {e}"),
+            Failure::Refused(e) => e.clone(),
+            Failure::Other(e) => e.clone(),
+        }
+    }
+
+    /// The label used in logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Timeout(_) => "timeout",
+            Failure::Connect(_) => "connect_error",
+            Failure::Refused(_) => "refused_by_guard",
+            Failure::Other(_) => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Attempted {
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub result: Result<Answer, Failure>,
+}
+
+/// The shared HTTP client: keep-alive connections pooled per receiver, no redirects.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    timeout: Duration,
+    allow_private: bool,
+}
+
+impl Sender {
+    pub fn new(timeout: Duration, allow_private: bool) -> Result<Sender, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(USER_AGENT)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true);
+        if !allow_private {
+            builder = builder.dns_resolver(Arc::new(GuardedResolver));
+        }
+        Ok(Sender {
+            client: builder.build()?,
+            timeout,
+            allow_private,
+        })
+    }
+
+    pub async fn send(&self, d: &Claimed) -> Attempted {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let result = self.request(d).await;
+        Attempted {
+            started_at,
+            duration: clock.elapsed(),
+            result,
+        }
+    }
+
+    async fn request(&self, d: &Claimed) -> Result<Answer, Failure> {
+        let url =
+            WebhookUrl::parse(&d.url).map_err(|e| Failure::Other(format!("webhook URL {e}")))?;
+        if !self.allow_private {
+            if let Some(ip) = guard::literal_ip(&url) {
+                if guard::is_forbidden(ip) {
+                    return Err(Failure::Refused(
+                        Refused(format!("{ip} is a private or reserved address")).to_string(),
+                    ));
+                }
+            }
+        }
+        let secret = Secret::parse(&d.secret)
+            .map_err(|_| Failure::Other("the webhook's secret is unreadable".into()))?;
+        let previous = d
+            .previous_secret
+            .as_deref()
+            .and_then(|s| Secret::parse(s).ok());
+        let mut secrets = vec![&secret];
+        secrets.extend(previous.as_ref());
+
+        let id = d.id.to_string();
+        let timestamp = Utc::now().timestamp();
+        let body = d.payload.as_bytes();
+        let response = self
+            .client
+            .post(url.as_str())
+            .header("Content-Type", "application/json")
+            .header("X-Delivery-ID", &id)
+            .header("X-Webhook-Event", &d.event_type)
+            .header("X-Webhook-Signature", sign::hex_signature(&secret, body))
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                sign::standard_signature(&secrets, &id, timestamp, body),
+            )
+            .body(d.payload.clone())
+            .send()
+            .await
+            .map_err(|e| self.failure(e))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::outcome::parse_retry_after);
+        let body = read_prefix(response).await.map_err(|e| self.failure(e))?;
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    fn failure(&self, e: reqwest::Error) -> Failure {
+        if e.is_timeout() {
+            return Failure::Timeout(self.timeout);
+        }
+        // The guard's refusal arrives wrapped in the connector's error chain.
+        let mut source: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(s) = source {
+            if let Some(refused) = s.downcast_ref::<Refused>() {
+                return Failure::Refused(refused.to_string());
+            }
+            source = s.source();
+        }
+        let connect = e.is_connect();
+        let chain = error_chain(&e.without_url());
+        if connect {
+            Failure::Connect(chain)
+        } else {
+            Failure::Other(chain)
+        }
+    }
+}
+
+/// Reads at most RESPONSE_BODY_LIMIT bytes, then drops the rest of the answer.
+async fn read_prefix(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
+    let mut buf = Vec::new();
+    while buf.len() < RESPONSE_BODY_LIMIT {
+        match response.chunk().await? {
+            Some(chunk) => buf.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    buf.truncate(RESPONSE_BODY_LIMIT);
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    // Postgres text cannot hold NUL.
+    text.retain(|c| c != '\0');
+    Ok(text)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,25 @@
+//! Values parsed at the edge: once a handler holds an `EventType`, a `WebhookUrl`
+//! or a `Secret`, it is valid, and nothing further in hookrelay checks it again.
+//!
+//! Each parser returns a plain message naming what was wrong; the API layer adds
+//! the field name and turns it into a 422.
+
+mod event_type;
+mod secret;
+mod webhook_url;
+
+pub use event_type::{EventType, EventTypeFilter};
+pub use secret::Secret;
+pub use webhook_url::WebhookUrl;
+
+/// Free text stored as given (descriptions): bounded, and without the NUL
+/// character Postgres `text` cannot hold.
+pub fn parse_description(s: &str) -> Result<String, String> {
+    if s.chars().count() > 1024 {
+        return Err("must be at most 1024 characters".into());
+    }
+    if s.contains('\0') {
+        return Err("must not contain NUL characters".into());
+    }
+    Ok(s.to_owned())
+}

@@ -1,0 +1,15 @@
+//! hookrelay: webhook delivery with Postgres as the only store and the only queue.
+//!
+//! Start at `startup.rs` (how the pieces are put together), `workers.rs` (how
+//! deliveries are claimed, sent and recorded) and `queue/` (the SQL queue).
+
+pub mod api;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod queue;
+pub mod sql;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod workers;

@@ -1,0 +1,63 @@
+//! Claiming due deliveries, and finding when the next one falls due.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::sql;
+use crate::store::{Client, StoreError};
+
+/// A claimed delivery with everything needed to send it: no further query is
+/// made between the claim and the HTTP request.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    /// The value of `attempts` after the claim: this attempt's number and the lease token.
+    pub attempt: i32,
+    /// This attempt's number within the current retry budget (1 = first try).
+    pub attempt_in_budget: i32,
+    pub url: String,
+    pub secret: String,
+    /// The secret before a rotation, while it is still honoured.
+    pub previous_secret: Option<String>,
+    pub event_type: String,
+    pub payload: String,
+    pub event_created_at: DateTime<Utc>,
+}
+
+/// Claims up to `limit` due deliveries and leases them for `lease`.
+pub async fn claim(
+    client: &Client,
+    limit: usize,
+    lease: Duration,
+) -> Result<Vec<Claimed>, StoreError> {
+    let stmt = client.prepare_cached(sql::CLAIM_DUE).await?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let rows = client.query(&stmt, &[&limit, &lease_ms]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Claimed {
+            id: r.get("id"),
+            webhook_id: r.get("webhook_id"),
+            attempt: r.get("attempts"),
+            attempt_in_budget: r.get("attempt_in_budget"),
+            url: r.get("url"),
+            secret: r.get("secret"),
+            previous_secret: r.get("previous_secret"),
+            event_type: r.get("event_type"),
+            payload: r.get("payload"),
+            event_created_at: r.get("event_created_at"),
+        })
+        .collect())
+}
+
+/// How long until the earliest pending delivery is due (zero if one is due now),
+/// or `None` when nothing is pending.
+pub async fn next_due(client: &Client) -> Result<Option<Duration>, StoreError> {
+    let stmt = client.prepare_cached(sql::NEXT_DUE).await?;
+    let wait_ms: Option<i64> = client.query_one(&stmt, &[]).await?.get("wait_ms");
+    Ok(wait_ms.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))))
+}

@@ -1,0 +1,50 @@
+//! Every statement hookrelay runs, by name. The text lives in `sql/`, one file
+//! each with a header saying who runs it and which index serves it, so the queue
+//! can be read, reviewed and `EXPLAIN`ed in psql without reading Rust.
+
+macro_rules! statements {
+    ($($name:ident = $file:literal;)*) => {
+        $(pub const $name: &str = include_str!(concat!("../sql/", $file));)*
+    };
+}
+
+statements! {
+    MIGRATIONS_LOCK = "migrations_lock.sql";
+    MIGRATIONS_UNLOCK = "migrations_unlock.sql";
+    MIGRATIONS_TABLE = "migrations_table.sql";
+    MIGRATIONS_APPLIED = "migrations_applied.sql";
+    MIGRATIONS_RECORD = "migrations_record.sql";
+    PING = "ping.sql";
+    LISTEN = "listen.sql";
+    DATABASE_EXISTS = "database_exists.sql";
+    DATABASE_CREATE = "database_create.sql";
+
+    WEBHOOK_INSERT = "webhook_insert.sql";
+    WEBHOOK_GET = "webhook_get.sql";
+    WEBHOOK_LIST = "webhook_list.sql";
+    WEBHOOK_UPDATE = "webhook_update.sql";
+    WEBHOOK_HOLD = "webhook_hold.sql";
+    WEBHOOK_IN_FLIGHT = "webhook_in_flight.sql";
+    WEBHOOK_DELETE = "webhook_delete.sql";
+    WEBHOOK_SECRET = "webhook_secret.sql";
+    WEBHOOK_ROTATE_SECRET = "webhook_rotate_secret.sql";
+    WEBHOOK_RETRY_FAILED = "webhook_retry_failed.sql";
+
+    IDEMPOTENCY_CLAIM = "idempotency_claim.sql";
+    IDEMPOTENCY_LOOKUP = "idempotency_lookup.sql";
+    EVENT_INSERT = "event_insert.sql";
+    EVENT_GET = "event_get.sql";
+    EVENT_LIST = "event_list.sql";
+
+    DELIVERY_GET = "delivery_get.sql";
+    DELIVERY_LIST = "delivery_list.sql";
+    DELIVERY_ATTEMPTS = "delivery_attempts.sql";
+    DELIVERY_RETRY = "delivery_retry.sql";
+    NOTIFY_DUE = "notify_due.sql";
+
+    CLAIM_DUE = "claim_due.sql";
+    NEXT_DUE = "next_due.sql";
+    COMPLETE_BATCH = "complete_batch.sql";
+    RESCUE_EXPIRED = "rescue_expired.sql";
+    RELEASE_CLAIMS = "release_claims.sql";
+}

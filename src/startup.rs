@@ -1,0 +1,177 @@
+//! Building and running the application: database (given, or the managed local
+//! cluster), migrations, the HTTP server and the worker pool, in one process.
+//!
+//! actix-web's own signal handling is off: `run_until` owns the shutdown order.
+//! On the stop signal the HTTP server stops accepting and the workers stop
+//! claiming together; in-flight deliveries get the grace period; then the
+//! managed cluster, if this process started it, is stopped.
+
+use std::future::Future;
+use std::net::TcpListener;
+
+use actix_web::web::Data;
+use actix_web::{App, HttpServer};
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::delivery::Sender;
+use crate::sql;
+use crate::store::local_cluster::{ClusterError, LocalCluster};
+use crate::store::{self, migrate, Pool, StoreError};
+use crate::workers::Workers;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the HTTP server failed: {0}")]
+    Server(#[source] std::io::Error),
+    #[error("a start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The database this process uses, and the local cluster if it manages one.
+pub struct Database {
+    pub pool: Pool,
+    pub cluster: Option<LocalCluster>,
+}
+
+/// Connects (starting the managed cluster when `config.database_url` is unset, and
+/// filling it in) and applies pending migrations.
+pub async fn database(config: &mut Config) -> Result<Database, StartupError> {
+    let cluster = match &config.database_url {
+        Some(_) => None,
+        None => {
+            let dir = config.data_dir.clone();
+            let cluster =
+                tokio::task::spawn_blocking(move || LocalCluster::start(&dir, "")).await??;
+            create_database(&cluster).await?;
+            config.database_url = Some(cluster.url("hookrelay"));
+            Some(cluster)
+        }
+    };
+    let url = config.database_url.clone().unwrap_or_default();
+    let pool = store::pool(&url, config.db_pool_size)?;
+    let mut client = pool.get().await.map_err(StoreError::from)?;
+    migrate::run(&mut client).await?;
+    drop(client);
+    Ok(Database { pool, cluster })
+}
+
+async fn create_database(cluster: &LocalCluster) -> Result<(), StoreError> {
+    let (client, connection) = store::pg_config(&cluster.url("postgres"))?
+        .connect(tokio_postgres::NoTls)
+        .await?;
+    let driver = tokio::spawn(connection);
+    if client.query_opt(sql::DATABASE_EXISTS, &[]).await?.is_none() {
+        client.batch_execute(sql::DATABASE_CREATE).await?;
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    workers: Option<Workers>,
+    cluster: Option<LocalCluster>,
+    config: Config,
+}
+
+impl Application {
+    pub async fn build(mut config: Config) -> Result<Application, StartupError> {
+        let Database { pool, cluster } = database(&mut config).await?;
+        let listener = TcpListener::bind(config.listen).map_err(|source| StartupError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let port = listener.local_addr().map_err(StartupError::Server)?.port();
+        let state = Data::new(AppState {
+            pool: pool.clone(),
+            config: config.clone(),
+        });
+        let server =
+            HttpServer::new(move || App::new().app_data(state.clone()).configure(api::routes))
+                .listen(listener)
+                .map_err(StartupError::Server)?
+                .disable_signals()
+                .shutdown_timeout(config.shutdown_grace.as_secs().max(1))
+                .run();
+        let workers = if config.workers > 0 {
+            let sender = Sender::new(config.delivery_timeout, config.allow_private_targets)?;
+            Some(Workers::start(pool, config.clone(), sender))
+        } else {
+            None
+        };
+        tracing::info!(port, workers = config.workers, "hookrelay is serving");
+        Ok(Application {
+            port,
+            server,
+            workers,
+            cluster,
+            config,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down in order.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then shuts down in order.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), StartupError> {
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        let early = tokio::select! {
+            _ = stop => None,
+            r = &mut server => Some(r),
+        };
+        tracing::info!("shutting down: no new requests, no new claims");
+        let grace = self.config.shutdown_grace;
+        let workers = async {
+            if let Some(w) = self.workers {
+                w.shutdown(grace).await;
+            }
+        };
+        tokio::join!(handle.stop(true), workers);
+        let served = match early {
+            Some(r) => r,
+            None => server.await,
+        };
+        if let Some(cluster) = self.cluster.filter(LocalCluster::started_here) {
+            tokio::task::spawn_blocking(move || cluster.stop()).await??;
+        }
+        served?.map_err(StartupError::Server)?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the process can still be killed; serve on.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

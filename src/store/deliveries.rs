@@ -1,0 +1,131 @@
+//! Reads of the deliveries table and the retries a client asks for. The queue's
+//! own statements (claim, complete, rescue) live in `crate::queue`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{Client, Page, StoreError};
+use crate::sql;
+
+#[derive(Debug, Serialize)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub event_id: Uuid,
+    pub status: String,
+    pub attempts: i32,
+    pub next_retry_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl Delivery {
+    fn from_row(row: &Row) -> Delivery {
+        let status: String = row.get("status");
+        // next_retry_at means something only while the delivery waits for an attempt.
+        let next_retry_at = (status == "pending").then(|| row.get("next_retry_at"));
+        Delivery {
+            id: row.get("id"),
+            webhook_id: row.get("webhook_id"),
+            event_id: row.get("event_id"),
+            status,
+            attempts: row.get("attempts"),
+            next_retry_at,
+            last_status_code: row.get("last_status_code"),
+            last_error: row.get("last_error"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+            completed_at: row.get("completed_at"),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Attempt {
+    pub attempt: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: Option<i32>,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// Filters of `GET /deliveries`; `None` matches everything.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub status: Option<String>,
+    pub webhook_id: Option<Uuid>,
+    pub event_id: Option<Uuid>,
+}
+
+pub async fn get(client: &Client, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+    let stmt = client.prepare_cached(sql::DELIVERY_GET).await?;
+    Ok(client
+        .query_opt(&stmt, &[&id])
+        .await?
+        .as_ref()
+        .map(Delivery::from_row))
+}
+
+pub async fn attempts(client: &Client, id: Uuid) -> Result<Vec<Attempt>, StoreError> {
+    let stmt = client.prepare_cached(sql::DELIVERY_ATTEMPTS).await?;
+    let rows = client.query(&stmt, &[&id]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Attempt {
+            attempt: r.get("attempt"),
+            started_at: r.get("started_at"),
+            duration_ms: r.get("duration_ms"),
+            status_code: r.get("status_code"),
+            error: r.get("error"),
+            response_body: r.get("response_body"),
+        })
+        .collect())
+}
+
+pub async fn list(
+    client: &Client,
+    page: Page,
+    filter: &Filter,
+) -> Result<Vec<Delivery>, StoreError> {
+    let stmt = client.prepare_cached(sql::DELIVERY_LIST).await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &page.after_time(),
+                &page.after_id(),
+                &page.fetch(),
+                &filter.status,
+                &filter.webhook_id,
+                &filter.event_id,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(Delivery::from_row).collect())
+}
+
+pub enum Retry {
+    Requeued(Delivery),
+    NotFound,
+    /// The delivery is pending or processing: it is already on its way.
+    Busy(String),
+}
+
+/// Puts a finished delivery back in the queue, due now, with a fresh retry budget.
+pub async fn retry(client: &Client, id: Uuid) -> Result<Retry, StoreError> {
+    let stmt = client.prepare_cached(sql::DELIVERY_RETRY).await?;
+    if let Some(row) = client.query_opt(&stmt, &[&id]).await? {
+        client.execute(sql::NOTIFY_DUE, &[]).await?;
+        return Ok(Retry::Requeued(Delivery::from_row(&row)));
+    }
+    Ok(match get(client, id).await? {
+        None => Retry::NotFound,
+        Some(d) => Retry::Busy(d.status),
+    })
+}

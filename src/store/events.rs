@@ -1,0 +1,123 @@
+//! The events table: ingest with fan-out, idempotency keys, and reads.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{Client, Page, StoreError};
+use crate::domain::EventType;
+use crate::sql;
+
+#[derive(Debug, Serialize)]
+pub struct Event {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub payload: Box<RawValue>,
+    pub created_at: DateTime<Utc>,
+    /// How many deliveries the event was fanned out to.
+    pub deliveries: i64,
+}
+
+impl Event {
+    fn from_row(row: &Row) -> Result<Event, StoreError> {
+        let payload: String = row.get("payload");
+        Ok(Event {
+            id: row.get("id"),
+            event_type: row.get("type"),
+            payload: RawValue::from_string(payload)
+                .map_err(|e| StoreError::Build(e.to_string()))?,
+            created_at: row.get("created_at"),
+            deliveries: row.get("deliveries"),
+        })
+    }
+}
+
+pub enum Emitted {
+    /// A new event, with its deliveries.
+    Created(Event),
+    /// The Idempotency-Key was seen in the last 24 hours: the original event.
+    Repeated(Event),
+}
+
+/// Stores an event and its deliveries, durably, in one transaction.
+pub async fn emit(
+    client: &mut Client,
+    event_type: &EventType,
+    payload: &RawValue,
+    idempotency_key: Option<&str>,
+) -> Result<Emitted, StoreError> {
+    let id = Uuid::now_v7();
+    let Some(key) = idempotency_key else {
+        // One statement, so one round trip and its own transaction.
+        let insert = client.prepare_cached(sql::EVENT_INSERT).await?;
+        let row = client
+            .query_one(&insert, &[&id, &event_type.as_str(), &payload.get()])
+            .await?;
+        return Ok(Emitted::Created(created(id, event_type, payload, &row)?));
+    };
+    let tx = client.transaction().await?;
+    let claim = tx.prepare_cached(sql::IDEMPOTENCY_CLAIM).await?;
+    if tx.query_opt(&claim, &[&key, &id]).await?.is_some() {
+        let insert = tx.prepare_cached(sql::EVENT_INSERT).await?;
+        let row = tx
+            .query_one(&insert, &[&id, &event_type.as_str(), &payload.get()])
+            .await?;
+        tx.commit().await?;
+        return Ok(Emitted::Created(created(id, event_type, payload, &row)?));
+    }
+    let lookup = tx.prepare_cached(sql::IDEMPOTENCY_LOOKUP).await?;
+    let original: Uuid = tx.query_one(&lookup, &[&key]).await?.get("event_id");
+    tx.commit().await?;
+    let event = get(client, original)
+        .await?
+        .ok_or_else(|| StoreError::Build("idempotency key names a missing event".into()))?;
+    Ok(Emitted::Repeated(event))
+}
+
+fn created(
+    id: Uuid,
+    event_type: &EventType,
+    payload: &RawValue,
+    row: &Row,
+) -> Result<Event, StoreError> {
+    Ok(Event {
+        id,
+        event_type: event_type.as_str().to_owned(),
+        payload: payload.to_owned(),
+        created_at: row.get("created_at"),
+        deliveries: row.get("deliveries"),
+    })
+}
+
+pub async fn get(client: &Client, id: Uuid) -> Result<Option<Event>, StoreError> {
+    let stmt = client.prepare_cached(sql::EVENT_GET).await?;
+    client
+        .query_opt(&stmt, &[&id])
+        .await?
+        .as_ref()
+        .map(Event::from_row)
+        .transpose()
+}
+
+pub async fn list(
+    client: &Client,
+    page: Page,
+    event_type: Option<&str>,
+) -> Result<Vec<Event>, StoreError> {
+    let stmt = client.prepare_cached(sql::EVENT_LIST).await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &page.after_time(),
+                &page.after_id(),
+                &page.fetch(),
+                &event_type,
+            ],
+        )
+        .await?;
+    rows.iter().map(Event::from_row).collect()
+}

@@ -1,0 +1,56 @@
+//! Schema migrations: the files in `migrations/`, compiled in, applied in order.
+//!
+//! Two processes starting together both take the same advisory lock first, so
+//! the second finds the work done. Each migration runs in its own transaction
+//! with its ledger row, so a failed one leaves nothing half-applied.
+
+use tokio_postgres::Client;
+
+use super::StoreError;
+use crate::sql;
+
+struct Migration {
+    version: i32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/0001_init.sql"),
+}];
+
+pub fn latest_version() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+pub async fn applied_version(client: &Client) -> Result<i32, StoreError> {
+    let row = client.query_one(sql::MIGRATIONS_APPLIED, &[]).await?;
+    Ok(row.get("version"))
+}
+
+/// Applies every pending migration; returns how many ran.
+pub async fn run(client: &mut Client) -> Result<usize, StoreError> {
+    client.batch_execute(sql::MIGRATIONS_LOCK).await?;
+    let result = apply_pending(client).await;
+    // The lock is also released when the session ends, so a failed unlock is harmless.
+    let _ = client.batch_execute(sql::MIGRATIONS_UNLOCK).await;
+    result
+}
+
+async fn apply_pending(client: &mut Client) -> Result<usize, StoreError> {
+    client.batch_execute(sql::MIGRATIONS_TABLE).await?;
+    let current = applied_version(client).await?;
+    let mut ran = 0;
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(m.sql).await?;
+        tx.execute(sql::MIGRATIONS_RECORD, &[&m.version, &m.name])
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+        ran += 1;
+    }
+    Ok(ran)
+}

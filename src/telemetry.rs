@@ -1,0 +1,20 @@
+//! Logs on stderr, as text or JSON lines (`HOOKRELAY_LOG_FORMAT`); `RUST_LOG` filters.
+//!
+//! Nothing logged carries a secret: `Secret`'s Debug is redacted and secrets are
+//! never put in log fields.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests start many apps in one process) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

@@ -1,0 +1,394 @@
+//! The pool of delivery tasks: a producer that claims, executors that send, a
+//! completer that records, and two helpers on their own loops.
+//!
+//! - **Producer.** Waits for free executor slots (a semaphore of
+//!   `HOOKRELAY_WORKERS` permits), claims as many due deliveries as there are
+//!   free slots in one statement, and spawns one executor per claim. When the
+//!   queue runs dry it sleeps until the earliest scheduled retry, the poll
+//!   interval (with jitter, so replicas do not poll in lockstep), or a wake-up,
+//!   whichever comes first. An idle pool costs two small queries per interval.
+//! - **Wake-ups.** A dedicated connection `LISTEN`s on `hookrelay_deliveries`;
+//!   the insert trigger and retry requests `NOTIFY` it, so new work starts at once
+//!   in every process. Locally, the completer wakes the producer after it
+//!   schedules a retry.
+//! - **Executors.** Send one attempt each, with no database connection held, and
+//!   hand the outcome to the completer.
+//! - **Completer.** Writes outcomes in batches (one statement per batch), guarded
+//!   by the lease. If the database is down it keeps the batch and retries; if the
+//!   process dies first, the lease runs out and the rescuer brings the rows back.
+//! - **Rescuer.** Hands back claims whose lease expired (a process was killed).
+//!
+//! Shutdown: stop claiming, give in-flight sends up to the grace period, abandon
+//! what is left, let the completer flush, and release every claim not completed
+//! as `pending`, due now.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::poll_fn;
+use rand::Rng;
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::delivery::{decide, Attempted, Outcome, Sender};
+use crate::queue::{self, Claimed, Completion, Status};
+use crate::store::{Pool, StoreError};
+
+/// The most rows one claim or one completion statement handles.
+const MAX_BATCH: usize = 256;
+
+/// Claims this process holds and has not completed: (attempt) by delivery id.
+type InFlight = Arc<Mutex<HashMap<Uuid, i32>>>;
+
+struct Shared {
+    pool: Pool,
+    config: Config,
+    sender: Sender,
+    wake: Notify,
+    in_flight: InFlight,
+    /// Stop claiming.
+    stop_claiming: CancellationToken,
+    /// Grace is over: abandon sends under way.
+    abandon: CancellationToken,
+}
+
+/// A running worker pool; `shutdown` stops it in order.
+pub struct Workers {
+    shared: Arc<Shared>,
+    executors: TaskTracker,
+    producer: JoinHandle<()>,
+    completer: JoinHandle<()>,
+    helpers: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    pub fn start(pool: Pool, config: Config, sender: Sender) -> Workers {
+        let (done_tx, done_rx) = mpsc::channel(config.workers.max(1) * 2);
+        let shared = Arc::new(Shared {
+            pool,
+            config,
+            sender,
+            wake: Notify::new(),
+            in_flight: Arc::default(),
+            stop_claiming: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+        });
+        let executors = TaskTracker::new();
+        let producer = tokio::spawn(produce(shared.clone(), executors.clone(), done_tx));
+        let completer = tokio::spawn(complete(shared.clone(), done_rx));
+        let helpers = vec![
+            tokio::spawn(listen(shared.clone())),
+            tokio::spawn(rescue(shared.clone())),
+        ];
+        Workers {
+            shared,
+            executors,
+            producer,
+            completer,
+            helpers,
+        }
+    }
+
+    /// Stops claiming, waits up to `grace` for sends under way, records what
+    /// finished and hands back what did not.
+    pub async fn shutdown(self, grace: Duration) {
+        self.shared.stop_claiming.cancel();
+        let _ = self.producer.await;
+        self.executors.close();
+        if tokio::time::timeout(grace, self.executors.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace ran out; abandoning deliveries still being sent");
+            self.shared.abandon.cancel();
+            self.executors.wait().await;
+        }
+        // Every sender of outcomes is gone now, so the completer ends after its last batch.
+        let _ = self.completer.await;
+        for h in &self.helpers {
+            h.abort();
+        }
+        let unfinished: Vec<(Uuid, i32)> = lock(&self.shared.in_flight).drain().collect();
+        if !unfinished.is_empty() {
+            let released = async {
+                let client = self.shared.pool.get().await?;
+                queue::release(&client, &unfinished).await
+            }
+            .await;
+            match released {
+                Ok(n) => tracing::info!(
+                    released = n,
+                    "handed unfinished deliveries back to the queue"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, count = unfinished.len(), "could not hand deliveries back; their leases will expire")
+                }
+            }
+        }
+    }
+}
+
+fn lock(m: &InFlight) -> std::sync::MutexGuard<'_, HashMap<Uuid, i32>> {
+    // A panic while holding this lock leaves a plain map behind: still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Grows after each consecutive failure, up to a few seconds.
+struct Backoff(u32);
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        self.0 = (self.0 + 1).min(8);
+        Duration::from_millis(25 << self.0).min(Duration::from_secs(5))
+    }
+}
+
+async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender<Completion>) {
+    let slots = Arc::new(Semaphore::new(shared.config.workers));
+    let mut backoff = Backoff(0);
+    loop {
+        let first = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+            _ = shared.stop_claiming.cancelled() => return,
+        };
+        let mut permits = vec![first];
+        while permits.len() < MAX_BATCH {
+            match slots.clone().try_acquire_owned() {
+                Ok(p) => permits.push(p),
+                Err(_) => break,
+            }
+        }
+        let asked = permits.len();
+        let claimed = async {
+            let client = shared.pool.get().await?;
+            queue::claim(&client, asked, shared.config.lease).await
+        }
+        .await;
+        let claimed = match claimed {
+            Ok(c) => {
+                backoff = Backoff(0);
+                c
+            }
+            Err(e) => {
+                drop(permits);
+                let wait = backoff.next();
+                tracing::warn!(error = %e, retry_in = ?wait, "could not claim deliveries");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => continue,
+                    _ = shared.stop_claiming.cancelled() => return,
+                }
+            }
+        };
+        let got = claimed.len();
+        {
+            let mut in_flight = lock(&shared.in_flight);
+            for d in &claimed {
+                in_flight.insert(d.id, d.attempt);
+            }
+        }
+        for (delivery, permit) in claimed.into_iter().zip(permits) {
+            executors.spawn(execute(shared.clone(), delivery, permit, done.clone()));
+        }
+        if got < asked {
+            idle(&shared).await;
+        }
+    }
+}
+
+/// Sleeps until the next retry is due, a wake-up, or the poll interval.
+async fn idle(shared: &Shared) {
+    let poll = shared.config.poll_interval;
+    let jitter = poll.mul_f64(rand::thread_rng().gen_range(0.9..1.1));
+    let next_due = async {
+        let client = shared.pool.get().await?;
+        queue::next_due(&client).await
+    }
+    .await
+    .unwrap_or(None);
+    // Something due right now that we did not get is locked by another claimer:
+    // look again shortly rather than spin.
+    let wait = next_due.map_or(jitter, |d| d.max(Duration::from_millis(2)).min(jitter));
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        _ = shared.wake.notified() => {}
+        _ = shared.stop_claiming.cancelled() => {}
+    }
+}
+
+async fn execute(
+    shared: Arc<Shared>,
+    d: Claimed,
+    _slot: OwnedSemaphorePermit,
+    done: mpsc::Sender<Completion>,
+) {
+    let attempted = tokio::select! {
+        a = shared.sender.send(&d) => a,
+        _ = shared.abandon.cancelled() => return,
+    };
+    let outcome = decide(
+        &attempted.result,
+        d.attempt_in_budget,
+        &shared.config.retry_schedule,
+    );
+    log_attempt(&d, &attempted, &outcome);
+    // The completer outlives every executor, so this only fails if it crashed;
+    // then the lease brings the delivery back.
+    let _ = done.send(completion(&d, attempted, outcome)).await;
+}
+
+fn log_attempt(d: &Claimed, a: &Attempted, outcome: &Outcome) {
+    let duration_ms = a.duration.as_millis() as u64;
+    let result = match outcome {
+        Outcome::Delivered => "delivered",
+        Outcome::Retry { .. } => "retry",
+        Outcome::Failed { .. } => "failed",
+    };
+    match &a.result {
+        Ok(answer) => tracing::info!(
+            delivery_id = %d.id, webhook_id = %d.webhook_id, attempt = d.attempt,
+            status_code = answer.status, duration_ms, result, "attempt"
+        ),
+        Err(f) => tracing::info!(
+            delivery_id = %d.id, webhook_id = %d.webhook_id, attempt = d.attempt,
+            error = %f.message(), duration_ms, result, "attempt"
+        ),
+    }
+}
+
+fn completion(d: &Claimed, a: Attempted, outcome: Outcome) -> Completion {
+    let (status, retry_in, reason) = match outcome {
+        Outcome::Delivered => (Status::Success, Duration::ZERO, None),
+        Outcome::Retry { after } => (Status::Pending, after, None),
+        Outcome::Failed { reason } => (Status::Failed, Duration::ZERO, Some(reason)),
+    };
+    let (status_code, error, response_body) = match a.result {
+        Ok(answer) => (Some(i32::from(answer.status)), reason, Some(answer.body)),
+        Err(f) => (None, Some(f.message()), None),
+    };
+    Completion {
+        id: d.id,
+        attempt: d.attempt,
+        status,
+        retry_in,
+        status_code,
+        error,
+        started_at: a.started_at,
+        duration_ms: i32::try_from(a.duration.as_millis()).unwrap_or(i32::MAX),
+        response_body,
+    }
+}
+
+async fn complete(shared: Arc<Shared>, mut done: mpsc::Receiver<Completion>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while done.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        write_batch(&shared, &batch).await;
+        batch.clear();
+    }
+}
+
+/// Writes one batch, retrying while the database is away. Once shutdown has
+/// abandoned sends it gives up after a few tries: the leases will bring the rows back.
+async fn write_batch(shared: &Shared, batch: &[Completion]) {
+    let mut backoff = Backoff(0);
+    let mut tries = 0;
+    loop {
+        let written: Result<_, StoreError> = async {
+            let client = shared.pool.get().await?;
+            queue::complete(&client, batch).await
+        }
+        .await;
+        match written {
+            Ok(accepted) => {
+                let mut in_flight = lock(&shared.in_flight);
+                for c in batch {
+                    in_flight.remove(&c.id);
+                    if !accepted.contains(&c.id) {
+                        tracing::warn!(delivery_id = %c.id, attempt = c.attempt, "lease lost before the outcome was recorded; outcome dropped");
+                    }
+                }
+                drop(in_flight);
+                if batch.iter().any(|c| c.status == Status::Pending) {
+                    shared.wake.notify_one();
+                }
+                return;
+            }
+            Err(e) => {
+                tries += 1;
+                if shared.abandon.is_cancelled() && tries >= 5 {
+                    tracing::warn!(error = %e, count = batch.len(), "giving up on recording outcomes at shutdown");
+                    return;
+                }
+                let wait = backoff.next();
+                tracing::warn!(error = %e, retry_in = ?wait, count = batch.len(), "could not record outcomes; will retry");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Keeps a LISTEN connection open, reconnecting after failures.
+async fn listen(shared: Arc<Shared>) {
+    let mut backoff = Backoff(0);
+    loop {
+        let started = tokio::time::Instant::now();
+        if let Err(e) = listen_once(&shared).await {
+            tracing::debug!(error = %e, "LISTEN connection lost");
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            backoff = Backoff(0);
+        }
+        tokio::time::sleep(backoff.next()).await;
+    }
+}
+
+async fn listen_once(shared: &Shared) -> Result<(), StoreError> {
+    let url = shared.config.database_url.clone().unwrap_or_default();
+    let (client, mut connection) = crate::store::pg_config(&url)?.connect(NoTls).await?;
+    let wake = &shared.wake;
+    let drive = async {
+        while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
+            if let AsyncMessage::Notification(_) = message? {
+                wake.notify_one();
+            }
+        }
+        Ok::<(), StoreError>(())
+    };
+    let subscribe = async {
+        client.batch_execute(crate::sql::LISTEN).await?;
+        // Anything that arrived while we were not listening is found by this wake-up.
+        wake.notify_one();
+        std::future::pending::<Result<(), StoreError>>().await
+    };
+    tokio::select! {
+        r = drive => r,
+        r = subscribe => r,
+    }
+}
+
+/// Hands expired leases back on a timer: a quarter of the lease, between 100 ms and 5 s.
+async fn rescue(shared: Arc<Shared>) {
+    let every = (shared.config.lease / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let max_attempts = shared.config.retry_schedule.max_attempts();
+    loop {
+        tokio::time::sleep(every).await;
+        let rescued = async {
+            let client = shared.pool.get().await?;
+            queue::rescue_expired(&client, max_attempts).await
+        }
+        .await;
+        match rescued {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(count = n, "rescued deliveries whose lease expired");
+                shared.wake.notify_one();
+            }
+            Err(e) => tracing::debug!(error = %e, "rescuer could not reach the database"),
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! What a receiver gets, and what hookrelay does when it does not answer 2xx.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{bind, closed_port, schedule, spawn_app_with, Receiver, Reply};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_is_signed_so_the_official_verifier_accepts_it() {
+    let app = spawn_app_with(|_| {}).await;
+    let receiver = Receiver::ok().await;
+    let webhook = app.create_webhook(&receiver.url, &["order.created"]).await;
+    let secret = webhook["secret"].as_str().unwrap().to_owned();
+    let payload = json!({"order_id": 42, "total": "9.99", "items": [1, 2.5, null, {"deep": true}], "name": "Zoë"});
+    let event = app.emit("order.created", payload.clone()).await;
+
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let r = &got[0];
+    // Standard Webhooks, checked by a verifier nobody here wrote.
+    standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(&r.body, &r.headers)
+        .expect("webhook-signature verifies");
+    // X-Webhook-Signature: HMAC-SHA256 keyed with the secret string, over the body.
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&r.body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        r.header("x-webhook-signature"),
+        format!("sha256={expected}")
+    );
+    assert_eq!(r.json(), payload, "the body is JSON-equal to the payload");
+    assert_eq!(r.header("content-type"), "application/json");
+    assert_eq!(r.header("x-webhook-event"), "order.created");
+    assert!(r.header("user-agent").starts_with("hookrelay/"));
+    let deliveries = app.deliveries_of(event["id"].as_str().unwrap()).await;
+    let delivery_id = deliveries[0]["id"].as_str().unwrap();
+    assert_eq!(r.header("webhook-id"), delivery_id);
+    assert_eq!(r.header("x-delivery-id"), delivery_id);
+    let d = app
+        .wait_for_status(delivery_id, "success", Duration::from_secs(10))
+        .await;
+    assert_eq!(d["attempts"], 1);
+    assert_eq!(d["last_status_code"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_failing_twice_gets_a_third_attempt_after_the_scheduled_gaps() {
+    let delays = [100, 200, 400, 800, 1600];
+    let app = spawn_app_with(|c| c.retry_schedule = schedule(&delays)).await;
+    let receiver = Receiver::start(|n| {
+        if n < 2 {
+            Reply::status(500)
+        } else {
+            Reply::status(200)
+        }
+    })
+    .await;
+    app.create_webhook(&receiver.url, &["order.paid"]).await;
+    let event = app.emit("order.paid", json!({"n": 1})).await;
+    let id = app.deliveries_of(event["id"].as_str().unwrap()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let d = app
+        .wait_for_status(&id, "success", Duration::from_secs(20))
+        .await;
+    assert_eq!(d["attempts"], 3);
+    let codes: Vec<i64> = d["attempt_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status_code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [500, 500, 200]);
+    let got = receiver.received();
+    assert_eq!(got.len(), 3);
+    for (i, pair) in got.windows(2).enumerate() {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(delays[i]),
+            "gap {i} was {gap:?}, schedule says {}ms",
+            delays[i]
+        );
+    }
+    // Every attempt carries the same id and the same bytes.
+    assert!(got
+        .iter()
+        .all(|r| r.header("webhook-id") == id && r.body == got[0].body));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_always_fails_gets_six_attempts_then_the_delivery_fails() {
+    let delays = [50, 100, 200, 400, 800];
+    let app = spawn_app_with(|c| c.retry_schedule = schedule(&delays)).await;
+    let receiver = Receiver::start(|_| Reply::status(500).body("boom")).await;
+    app.create_webhook(&receiver.url, &["order.paid"]).await;
+    let event = app.emit("order.paid", json!({})).await;
+    let id = app.deliveries_of(event["id"].as_str().unwrap()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let d = app
+        .wait_for_status(&id, "failed", Duration::from_secs(30))
+        .await;
+    assert_eq!(d["attempts"], 6);
+    assert_eq!(d["last_status_code"], 500);
+    let log = d["attempt_log"].as_array().unwrap();
+    assert_eq!(log.len(), 6);
+    assert!(log
+        .iter()
+        .all(|a| a["status_code"] == 500 && a["response_body"] == "boom"));
+    let attempts: Vec<i64> = log.iter().map(|a| a["attempt"].as_i64().unwrap()).collect();
+    assert_eq!(attempts, [1, 2, 3, 4, 5, 6]);
+    let got = receiver.received();
+    assert_eq!(got.len(), 6, "no attempt after the budget is spent");
+    let gaps: Vec<Duration> = got.windows(2).map(|p| p[1].at - p[0].at).collect();
+    for (i, gap) in gaps.iter().enumerate() {
+        assert!(
+            *gap >= Duration::from_millis(delays[i]),
+            "gap {i} was {gap:?}, schedule says {}ms",
+            delays[i]
+        );
+    }
+    assert!(gaps[4] > gaps[0], "gaps grow: {gaps:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_is_down_when_the_event_is_emitted_gets_it_once_it_is_up() {
+    let app = spawn_app_with(|c| c.retry_schedule = schedule(&[100, 200, 400, 800, 1600])).await;
+    let port = closed_port();
+    app.create_webhook(&format!("http://127.0.0.1:{port}/hook"), &["user.signup"])
+        .await;
+    let event = app.emit("user.signup", json!({"user": "ada"})).await;
+    let id = app.deliveries_of(event["id"].as_str().unwrap()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The first attempt is refused and recorded as such.
+    let seen = app
+        .wait_for_delivery(&id, "a first attempt", Duration::from_secs(10), |d| {
+            d["attempt_log"].as_array().is_some_and(|l| !l.is_empty())
+        })
+        .await;
+    assert!(
+        seen["attempt_log"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("connection"),
+        "{seen:#}"
+    );
+
+    let receiver = Receiver::start_on(bind(port), |_| Reply::status(204)).await;
+    let d = app
+        .wait_for_status(&id, "success", Duration::from_secs(20))
+        .await;
+    assert!(d["attempts"].as_i64().unwrap() >= 2);
+    assert_eq!(receiver.received()[0].json(), json!({"user": "ada"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_hangs_past_the_timeout_fails_the_attempt_as_a_timeout() {
+    let app = spawn_app_with(|c| {
+        c.delivery_timeout = Duration::from_millis(300);
+        c.retry_schedule = schedule(&[]);
+    })
+    .await;
+    let receiver = Receiver::start(|_| Reply::status(200).after(Duration::from_secs(5))).await;
+    app.create_webhook(&receiver.url, &["slow.thing"]).await;
+    let event = app.emit("slow.thing", json!(1)).await;
+    let id = app.deliveries_of(event["id"].as_str().unwrap()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let d = app
+        .wait_for_status(&id, "failed", Duration::from_secs(10))
+        .await;
+    let attempt = &d["attempt_log"][0];
+    assert!(
+        attempt["error"].as_str().unwrap().starts_with("timeout"),
+        "{d:#}"
+    );
+    assert!(attempt["status_code"].is_null());
+    assert!(
+        attempt["duration_ms"].as_i64().unwrap() < 3000,
+        "the attempt ended at the timeout: {d:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_fails_at_once_and_retry_after_is_honoured() {
+    let app = spawn_app_with(|c| c.retry_schedule = schedule(&[10, 10, 10])).await;
+    let gone = Receiver::start(|_| Reply::status(410)).await;
+    let busy = Receiver::start(|n| {
+        if n == 0 {
+            Reply::status(429).header("Retry-After", "1")
+        } else {
+            Reply::status(200)
+        }
+    })
+    .await;
+    app.create_webhook(&gone.url, &["a"]).await;
+    app.create_webhook(&busy.url, &["b"]).await;
+    let a = app.emit("a", json!({})).await;
+    let b = app.emit("b", json!({})).await;
+    let a_id = app.deliveries_of(a["id"].as_str().unwrap()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_id = app.deliveries_of(b["id"].as_str().unwrap()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let d = app
+        .wait_for_status(&a_id, "failed", Duration::from_secs(10))
+        .await;
+    assert_eq!(d["attempts"], 1, "410 ends the delivery: {d:#}");
+    app.wait_for_status(&b_id, "success", Duration::from_secs(10))
+        .await;
+    let got = busy.received();
+    assert!(
+        got[1].at - got[0].at >= Duration::from_secs(1),
+        "Retry-After: 1 was not honoured"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed() {
+    let app = spawn_app_with(|c| c.retry_schedule = schedule(&[])).await;
+    let target = Receiver::ok().await;
+    let redirecting = {
+        let to = target.url.clone();
+        Receiver::start(move |_| Reply::status(307).header("Location", &to)).await
+    };
+    app.create_webhook(&redirecting.url, &["a"]).await;
+    let event = app.emit("a", json!({})).await;
+    let id = app.deliveries_of(event["id"].as_str().unwrap()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = app
+        .wait_for_status(&id, "failed", Duration::from_secs(10))
+        .await;
+    assert_eq!(d["last_status_code"], 307);
+    assert_eq!(target.count(), 0);
+}

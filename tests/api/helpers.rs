@@ -1,0 +1,487 @@
+//! The test harness: a throwaway Postgres cluster per test binary, a fresh
+//! database per test, hookrelay served in-process on a random port, and real
+//! HTTP receivers on 127.0.0.1 whose answers each test scripts.
+//!
+//! The cluster is started by the same code as hookrelay's managed cluster, in a
+//! temp dir, unless HOOKRELAY_TEST_DATABASE_URL names a server to use instead.
+//! A watchdog shell outlives the test process just long enough to stop the
+//! cluster and remove its files, however the tests end.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use hookrelay::config::{Config, RetrySchedule};
+use hookrelay::startup::Application;
+use hookrelay::store::local_cluster::{LocalCluster, THROWAWAY_SETTINGS};
+use serde_json::Value;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+/// Where test databases are created: a server URL without the database name.
+struct TestServer {
+    /// URL of a maintenance database, for CREATE DATABASE.
+    admin_url: String,
+    /// Builds the URL of a named database.
+    url_for: Box<dyn Fn(&str) -> String + Send + Sync>,
+    cluster: Option<LocalCluster>,
+}
+
+static SERVER: OnceLock<TestServer> = OnceLock::new();
+
+fn server() -> &'static TestServer {
+    SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("HOOKRELAY_TEST_DATABASE_URL") {
+            let base = url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(url.clone());
+            return TestServer {
+                admin_url: url,
+                url_for: Box::new(move |db| format!("{base}/{db}")),
+                cluster: None,
+            };
+        }
+        let dir = std::env::temp_dir().join(format!("hookrelay-test-{}", Uuid::new_v4().simple()));
+        let cluster = LocalCluster::start(&dir, THROWAWAY_SETTINGS).expect("start the throwaway Postgres cluster");
+        let watchdog = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            stop = cluster.kill_command(),
+            dir = dir.display(),
+        );
+        // The watchdog must outlive this process, so it is never waited for.
+        #[allow(clippy::zombie_processes)]
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(watchdog)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the cluster watchdog");
+        let c = cluster.clone();
+        TestServer {
+            admin_url: cluster.url("postgres"),
+            url_for: Box::new(move |db| c.url(db)),
+            cluster: Some(cluster),
+        }
+    })
+}
+
+/// The throwaway cluster, for tests that stop and start the database.
+pub fn cluster() -> Option<&'static LocalCluster> {
+    server().cluster.as_ref()
+}
+
+/// Creates an empty database and returns its URL.
+pub async fn fresh_database() -> String {
+    let server = server();
+    let name = format!("test_{}", Uuid::new_v4().simple());
+    let (client, connection) = tokio_postgres::connect(&server.admin_url, NoTls)
+        .await
+        .expect("connect to the test server");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create the test database");
+    (server.url_for)(&name)
+}
+
+/// Settings for tests: private targets allowed (receivers are on 127.0.0.1),
+/// a millisecond retry schedule, short timeouts.
+pub fn test_config(database_url: String) -> Config {
+    let mut config = Config::defaults();
+    config.database_url = Some(database_url);
+    config.listen = "127.0.0.1:0".parse().expect("literal address");
+    config.workers = 16;
+    config.allow_private_targets = true;
+    config.retry_schedule = schedule(&[20, 40, 80, 160, 320]);
+    config.delivery_timeout = Duration::from_secs(2);
+    config.lease = Duration::from_secs(10);
+    config.poll_interval = Duration::from_millis(200);
+    config.shutdown_grace = Duration::from_secs(5);
+    config.db_pool_size = 8;
+    config
+}
+
+pub fn schedule(ms: &[u64]) -> RetrySchedule {
+    RetrySchedule(ms.iter().map(|m| Duration::from_millis(*m)).collect())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub db: tokio_postgres::Client,
+    pub database_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let database_url = fresh_database().await;
+    let mut config = test_config(database_url.clone());
+    configure(&mut config);
+    spawn_app_on(config).await
+}
+
+pub async fn spawn_app_on(config: Config) -> TestApp {
+    // Quiet unless asked: RUST_LOG=info cargo test shows hookrelay's logs.
+    if std::env::var_os("RUST_LOG").is_some() {
+        hookrelay::telemetry::init(config.log_format);
+    }
+    let database_url = config
+        .database_url
+        .clone()
+        .expect("tests name their database");
+    let app = Application::build(config).await.expect("build the app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        let _ = app
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let (db, connection) = tokio_postgres::connect(&database_url, NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        db,
+        database_url,
+        stop: Some(stop),
+        running: Some(running),
+    }
+}
+
+impl TestApp {
+    /// Stops the app as SIGTERM would, and waits until it has.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.expect("json")
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .patch(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.http
+            .delete(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Registers a webhook; returns its JSON (with the secret).
+    pub async fn create_webhook(&self, url: &str, event_types: &[&str]) -> Value {
+        let r = self
+            .post(
+                "/webhooks",
+                &serde_json::json!({"url": url, "event_types": event_types}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "create webhook");
+        r.json().await.expect("json")
+    }
+
+    pub async fn emit(&self, event_type: &str, payload: Value) -> Value {
+        let r = self
+            .post(
+                "/events",
+                &serde_json::json!({"type": event_type, "payload": payload}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "emit event");
+        r.json().await.expect("json")
+    }
+
+    pub async fn delivery(&self, id: &str) -> Value {
+        self.get_json(&format!("/deliveries/{id}")).await
+    }
+
+    /// The deliveries of an event, as the API lists them.
+    pub async fn deliveries_of(&self, event_id: &str) -> Vec<Value> {
+        let page = self
+            .get_json(&format!("/events/{event_id}/deliveries"))
+            .await;
+        page["data"].as_array().expect("data").clone()
+    }
+
+    /// Waits until the delivery reaches `status`; returns it with its attempt log.
+    pub async fn wait_for_status(
+        &self,
+        delivery_id: &str,
+        status: &str,
+        within: Duration,
+    ) -> Value {
+        self.wait_for_delivery(delivery_id, &format!("status {status}"), within, |d| {
+            d["status"] == status
+        })
+        .await
+    }
+
+    /// Waits until the delivery (with its attempt log) satisfies `check`.
+    pub async fn wait_for_delivery(
+        &self,
+        delivery_id: &str,
+        what: &str,
+        within: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let last = self.delivery(delivery_id).await;
+            if check(&last) {
+                return last;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "delivery {delivery_id} did not reach {what} in {within:?}; last seen: {last:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0)
+    }
+}
+
+/// Polls `check` until it is true or `within` has passed; true if it became true.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What a receiver answers to its n-th request (0-based).
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub delay: Duration,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            delay: Duration::ZERO,
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    pub fn after(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: &str) -> Reply {
+        self.body = body.into();
+        self
+    }
+}
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub at: Instant,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("the body is JSON")
+    }
+}
+
+type Script = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
+
+/// A real HTTP server on 127.0.0.1 that records every request and answers as scripted.
+pub struct Receiver {
+    pub url: String,
+    pub port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl Receiver {
+    /// A receiver that always answers 200.
+    pub async fn ok() -> Receiver {
+        Receiver::start(|_| Reply::status(200)).await
+    }
+
+    pub async fn start(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a receiver");
+        Receiver::start_on(listener, script).await
+    }
+
+    /// Starts on a port chosen earlier (a receiver that was down comes up).
+    pub async fn start_on(
+        listener: std::net::TcpListener,
+        script: impl Fn(usize) -> Reply + Send + Sync + 'static,
+    ) -> Receiver {
+        let port = listener.local_addr().expect("addr").port();
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let script: Script = Arc::new(script);
+        let state = (received.clone(), script);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .default_service(web::to(record))
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(0)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Receiver {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            port,
+            received,
+            server: handle,
+        }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().expect("lock").len()
+    }
+
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
+        let got = eventually(within, || async { self.count() >= n }).await;
+        assert!(
+            got,
+            "receiver got {} requests, expected {n} within {within:?}",
+            self.count()
+        );
+        self.received()
+    }
+
+    pub async fn stop(&self) {
+        self.server.stop(false).await;
+    }
+}
+
+async fn record(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<(Arc<Mutex<Vec<Received>>>, Script)>,
+) -> HttpResponse {
+    let (received, script) = state.get_ref();
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in req.headers() {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    let n = {
+        let mut all = received.lock().expect("lock");
+        all.push(Received {
+            at: Instant::now(),
+            headers,
+            body: body.to_vec(),
+        });
+        all.len() - 1
+    };
+    let reply = script(n);
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut response =
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(reply.status).expect("status"));
+    for (k, v) in &reply.headers {
+        response.insert_header((k.as_str(), v.as_str()));
+    }
+    response.body(reply.body)
+}
+
+/// A port nothing listens on: connections to it are refused until a receiver
+/// starts there with `Receiver::start_on(bind(port), ...)`.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+pub fn bind(port: u16) -> std::net::TcpListener {
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the chosen port")
+}
