@@ -2,19 +2,40 @@
 -- The worker pool's producer, whenever workers are free: claim up to $1 due
 -- deliveries, oldest due first, and lease them for $2 milliseconds.
 --
--- Index deliveries_due serves the inner SELECT exactly. MATERIALIZED keeps the
--- planner from running it as a join that could update more than $1 rows, and
--- SKIP LOCKED lets concurrent claimers (other processes) pass each other.
--- Incrementing attempts makes it the lease token: completions name the attempt they
--- claimed, so a worker whose lease ran out cannot overwrite a newer claim.
+-- One webhook must not take every worker (a receiver that hangs until the
+-- timeout would starve the rest), so the claim honours a per-webhook cap of $7
+-- deliveries in flight in this process: $3 lists webhooks that may take no more
+-- (at the cap, or paused by the circuit breaker), and $5/$6 say how many the
+-- others already have. `head` looks at most $4 rows ahead in index
+-- deliveries_due, so the cost stays bounded however large a sick backlog grows.
+--
+-- MATERIALIZED keeps the planner from running `due` as a join that could update
+-- more than $1 rows, and SKIP LOCKED lets concurrent claimers pass each other.
+-- Incrementing attempts makes it the lease token: completions name the attempt
+-- they claimed, so a worker whose lease ran out cannot overwrite a newer claim.
 -- The transaction ends with this statement: no lock is held while sending.
-WITH due AS MATERIALIZED (
-    SELECT id
+WITH head AS (
+    SELECT id, webhook_id, next_retry_at
     FROM deliveries
     WHERE status = 'pending' AND NOT held AND next_retry_at <= now()
+      AND webhook_id <> ALL ($3::uuid[])
     ORDER BY next_retry_at
+    LIMIT $4
+), ranked AS (
+    SELECT head.id, head.next_retry_at,
+           row_number() OVER (PARTITION BY head.webhook_id ORDER BY head.next_retry_at)
+             + coalesce(busy.in_flight, 0) AS slot
+    FROM head
+    LEFT JOIN unnest($5::uuid[], $6::int[]) AS busy (webhook_id, in_flight) USING (webhook_id)
+), due AS MATERIALIZED (
+    SELECT d.id
+    FROM deliveries d
+    JOIN ranked r ON r.id = d.id
+    WHERE r.slot <= $7::int
+      AND d.status = 'pending' AND NOT d.held AND d.next_retry_at <= now()
+    ORDER BY r.next_retry_at
     LIMIT $1
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
     UPDATE deliveries d
     SET status = 'processing',

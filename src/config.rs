@@ -105,6 +105,11 @@ pub struct Settings {
     #[arg(long, env = "HOOKRELAY_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration, global = true)]
     pub poll_interval: Duration,
 
+    /// Most deliveries of one webhook this process sends at once, so one slow
+    /// receiver cannot take every worker.
+    #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 8, global = true)]
+    pub max_in_flight_per_webhook: usize,
+
     /// Database connections in this process's pool.
     #[arg(
         long,
@@ -151,6 +156,8 @@ pub enum ConfigError {
     OpenWithoutTokens(SocketAddr),
     #[error("HOOKRELAY_API_TOKENS holds an empty token")]
     EmptyToken,
+    #[error("HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK must be at least 1")]
+    NoInFlight,
     #[error("HOOKRELAY_DB_POOL_SIZE must be at least 1")]
     NoPool,
     #[error("HOOKRELAY_DELIVERY_TIMEOUT must be more than zero")]
@@ -172,6 +179,7 @@ pub struct Config {
     pub lease: Duration,
     pub shutdown_grace: Duration,
     pub poll_interval: Duration,
+    pub max_in_flight_per_webhook: usize,
     pub db_pool_size: usize,
     pub log_format: LogFormat,
 }
@@ -187,6 +195,9 @@ impl Config {
         }
         if api_tokens.is_empty() && !s.listen.ip().is_loopback() {
             return Err(ConfigError::OpenWithoutTokens(s.listen));
+        }
+        if s.max_in_flight_per_webhook == 0 {
+            return Err(ConfigError::NoInFlight);
         }
         if s.db_pool_size == 0 {
             return Err(ConfigError::NoPool);
@@ -209,6 +220,7 @@ impl Config {
             allow_private_targets: s.allow_private_targets,
             shutdown_grace: s.shutdown_grace,
             poll_interval: s.poll_interval,
+            max_in_flight_per_webhook: s.max_in_flight_per_webhook,
             db_pool_size: s.db_pool_size,
             log_format: s.log_format,
         })

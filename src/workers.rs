@@ -3,7 +3,9 @@
 //!
 //! - **Producer.** Waits for free executor slots (a semaphore of
 //!   `HOOKRELAY_WORKERS` permits), claims as many due deliveries as there are
-//!   free slots in one statement, and spawns one executor per claim. When the
+//!   free slots in one statement, and spawns one executor per claim. The claim
+//!   respects per-webhook limits (`throttle.rs`: an in-flight cap and a circuit
+//!   breaker), so one sick receiver cannot take every worker. When the
 //!   queue runs dry it sleeps until the earliest scheduled retry, the poll
 //!   interval (with jitter, so replicas do not poll in lockstep), or a wake-up,
 //!   whichever comes first. An idle pool costs two small queries per interval.
@@ -37,8 +39,12 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::delivery::{decide, Attempted, Outcome, Sender};
-use crate::queue::{self, Claimed, Completion, Status};
+use crate::delivery::Failure;
+use crate::queue::{self, Claimed, Completion, Spread, Status};
 use crate::store::{Pool, StoreError};
+
+mod throttle;
+use throttle::Throttle;
 
 /// The most rows one claim or one completion statement handles.
 const MAX_BATCH: usize = 256;
@@ -52,6 +58,7 @@ struct Shared {
     sender: Sender,
     wake: Notify,
     in_flight: InFlight,
+    throttle: Mutex<Throttle>,
     /// Stop claiming.
     stop_claiming: CancellationToken,
     /// Grace is over: abandon sends under way.
@@ -72,6 +79,7 @@ impl Workers {
         let (done_tx, done_rx) = mpsc::channel(config.workers.max(1) * 2);
         let shared = Arc::new(Shared {
             pool,
+            throttle: Mutex::new(Throttle::new(config.max_in_flight_per_webhook)),
             config,
             sender,
             wake: Notify::new(),
@@ -134,8 +142,8 @@ impl Workers {
     }
 }
 
-fn lock(m: &InFlight) -> std::sync::MutexGuard<'_, HashMap<Uuid, i32>> {
-    // A panic while holding this lock leaves a plain map behind: still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind: still usable.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -165,9 +173,19 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
             }
         }
         let asked = permits.len();
+        let (limits, cap) = {
+            let mut throttle = lock(&shared.throttle);
+            (throttle.limits(tokio::time::Instant::now()), throttle.cap())
+        };
+        let spread = Spread {
+            excluded: &limits.excluded,
+            busy: &limits.busy,
+            busy_counts: &limits.busy_counts,
+            cap,
+        };
         let claimed = async {
             let client = shared.pool.get().await?;
-            queue::claim(&client, asked, shared.config.lease).await
+            queue::claim(&client, asked, shared.config.lease, &spread).await
         }
         .await;
         let claimed = match claimed {
@@ -188,32 +206,38 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
         let got = claimed.len();
         {
             let mut in_flight = lock(&shared.in_flight);
+            let mut throttle = lock(&shared.throttle);
             for d in &claimed {
                 in_flight.insert(d.id, d.attempt);
+                throttle.started(d.webhook_id);
             }
         }
         for (delivery, permit) in claimed.into_iter().zip(permits) {
             executors.spawn(execute(shared.clone(), delivery, permit, done.clone()));
         }
         if got < asked {
-            idle(&shared).await;
+            idle(&shared, &limits.excluded, limits.next_resume).await;
         }
     }
 }
 
-/// Sleeps until the next retry is due, a wake-up, or the poll interval.
-async fn idle(shared: &Shared) {
+/// Sleeps until the next claimable retry is due, a paused webhook resumes, a
+/// wake-up, or the poll interval.
+async fn idle(shared: &Shared, excluded: &[Uuid], next_resume: Option<tokio::time::Instant>) {
     let poll = shared.config.poll_interval;
     let jitter = poll.mul_f64(rand::thread_rng().gen_range(0.9..1.1));
     let next_due = async {
         let client = shared.pool.get().await?;
-        queue::next_due(&client).await
+        queue::next_due(&client, excluded).await
     }
     .await
     .unwrap_or(None);
     // Something due right now that we did not get is locked by another claimer:
     // look again shortly rather than spin.
-    let wait = next_due.map_or(jitter, |d| d.max(Duration::from_millis(2)).min(jitter));
+    let mut wait = next_due.map_or(jitter, |d| d.max(Duration::from_millis(2)).min(jitter));
+    if let Some(resume) = next_resume {
+        wait = wait.min(resume.saturating_duration_since(tokio::time::Instant::now()));
+    }
     tokio::select! {
         _ = tokio::time::sleep(wait) => {}
         _ = shared.wake.notified() => {}
@@ -229,8 +253,19 @@ async fn execute(
 ) {
     let attempted = tokio::select! {
         a = shared.sender.send(&d) => a,
-        _ = shared.abandon.cancelled() => return,
+        _ = shared.abandon.cancelled() => {
+            lock(&shared.throttle).abandoned(d.webhook_id);
+            return;
+        }
     };
+    let reachable = !matches!(
+        attempted.result,
+        Err(Failure::Timeout(_) | Failure::Connect(_) | Failure::Refused(_))
+    );
+    if lock(&shared.throttle).finished(d.webhook_id, reachable, tokio::time::Instant::now()) {
+        // The webhook was at its cap: the producer may take more of it now.
+        shared.wake.notify_one();
+    }
     let outcome = decide(
         &attempted.result,
         d.attempt_in_budget,

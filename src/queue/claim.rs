@@ -27,16 +27,43 @@ pub struct Claimed {
     pub event_created_at: DateTime<Utc>,
 }
 
+/// How a claim must spread over webhooks (see `sql/claim_due.sql`).
+pub struct Spread<'a> {
+    /// Webhooks to take nothing of.
+    pub excluded: &'a [Uuid],
+    /// Webhooks with deliveries in flight here, and how many.
+    pub busy: &'a [Uuid],
+    pub busy_counts: &'a [i32],
+    /// Most in flight per webhook.
+    pub cap: i32,
+}
+
 /// Claims up to `limit` due deliveries and leases them for `lease`.
 pub async fn claim(
     client: &Client,
     limit: usize,
     lease: Duration,
+    spread: &Spread<'_>,
 ) -> Result<Vec<Claimed>, StoreError> {
     let stmt = client.prepare_cached(sql::CLAIM_DUE).await?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // Look a few batches ahead, so a backlog of capped webhooks cannot hide the rest.
+    let look_ahead = limit.saturating_mul(4).max(64);
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-    let rows = client.query(&stmt, &[&limit, &lease_ms]).await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &limit,
+                &lease_ms,
+                &spread.excluded,
+                &look_ahead,
+                &spread.busy,
+                &spread.busy_counts,
+                &spread.cap,
+            ],
+        )
+        .await?;
     Ok(rows
         .iter()
         .map(|r| Claimed {
@@ -54,10 +81,10 @@ pub async fn claim(
         .collect())
 }
 
-/// How long until the earliest pending delivery is due (zero if one is due now),
-/// or `None` when nothing is pending.
-pub async fn next_due(client: &Client) -> Result<Option<Duration>, StoreError> {
+/// How long until the earliest pending delivery outside `excluded` is due (zero
+/// if one is due now), or `None` when none is pending.
+pub async fn next_due(client: &Client, excluded: &[Uuid]) -> Result<Option<Duration>, StoreError> {
     let stmt = client.prepare_cached(sql::NEXT_DUE).await?;
-    let wait_ms: Option<i64> = client.query_one(&stmt, &[]).await?.get("wait_ms");
+    let wait_ms: Option<i64> = client.query_one(&stmt, &[&excluded]).await?.get("wait_ms");
     Ok(wait_ms.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))))
 }
