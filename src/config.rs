@@ -107,7 +107,12 @@ pub struct Settings {
 
     /// Most deliveries of one webhook this process sends at once, so one slow
     /// receiver cannot take every worker.
-    #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 8, global = true)]
+    #[arg(
+        long,
+        env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK",
+        default_value_t = 8,
+        global = true
+    )]
     pub max_in_flight_per_webhook: usize,
 
     /// Database connections in this process's pool.

@@ -38,8 +38,8 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::delivery::{decide, Attempted, Outcome, Sender};
 use crate::delivery::Failure;
+use crate::delivery::{decide, Attempted, Outcome, Sender};
 use crate::queue::{self, Claimed, Completion, Spread, Status};
 use crate::store::{Pool, StoreError};
 

@@ -68,9 +68,12 @@ impl deadpool_postgres::Connect for SpawnOn {
         pg_config: &tokio_postgres::Config,
     ) -> BoxFuture<'_, Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error>>
     {
+        let fallback = pg_config.clone();
         let pg_config = pg_config.clone();
         let handle = self.0.clone();
-        Box::pin(async move {
+        // The socket is registered with the runtime that opens it, so the whole
+        // connect runs on ours, not on the HTTP worker thread that asked.
+        let connecting = self.0.spawn(async move {
             let (client, connection) = pg_config.connect(NoTls).await?;
             let task = handle.spawn(async move {
                 if let Err(e) = connection.await {
@@ -78,6 +81,16 @@ impl deadpool_postgres::Connect for SpawnOn {
                 }
             });
             Ok((client, task))
+        });
+        Box::pin(async move {
+            match connecting.await {
+                Ok(result) => result,
+                // Our runtime is shutting down: connect here instead, for what remains to do.
+                Err(_) => {
+                    let (client, connection) = fallback.connect(NoTls).await?;
+                    Ok((client, tokio::spawn(async move { drop(connection.await) })))
+                }
+            }
         })
     }
 }

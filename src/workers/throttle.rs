@@ -79,8 +79,9 @@ impl Throttle {
             }
         }
         // Forget webhooks with nothing to remember, so the map stays small.
-        self.webhooks
-            .retain(|_, w| w.in_flight > 0 || w.paused_until.is_some() || w.unreachable_in_a_row > 0);
+        self.webhooks.retain(|_, w| {
+            w.in_flight > 0 || w.paused_until.is_some() || w.unreachable_in_a_row > 0
+        });
         limits
     }
 
@@ -100,7 +101,9 @@ impl Throttle {
         } else {
             w.unreachable_in_a_row += 1;
             if w.unreachable_in_a_row >= TRIP_AFTER && w.paused_until.is_none() {
-                let pause = FIRST_PAUSE.saturating_mul(1 << w.trips.min(16)).min(MAX_PAUSE);
+                let pause = FIRST_PAUSE
+                    .saturating_mul(1 << w.trips.min(16))
+                    .min(MAX_PAUSE);
                 w.trips += 1;
                 w.paused_until = Some(now + pause);
                 tracing::warn!(webhook_id = %webhook, pause = ?pause, "receiver unreachable; pausing its deliveries");
@@ -128,7 +131,10 @@ mod tests {
         let now = Instant::now();
         t.started(w);
         let l = t.limits(now);
-        assert_eq!((l.busy, l.busy_counts, l.excluded.len()), (vec![w], vec![1], 0));
+        assert_eq!(
+            (l.busy, l.busy_counts, l.excluded.len()),
+            (vec![w], vec![1], 0)
+        );
         t.started(w);
         assert_eq!(t.limits(now).excluded, vec![w]);
         assert!(t.finished(w, true, now));

@@ -25,7 +25,6 @@ struct TestServer {
     admin_url: String,
     /// Builds the URL of a named database.
     url_for: Box<dyn Fn(&str) -> String + Send + Sync>,
-    cluster: Option<LocalCluster>,
 }
 
 static SERVER: OnceLock<TestServer> = OnceLock::new();
@@ -37,7 +36,6 @@ fn server() -> &'static TestServer {
             return TestServer {
                 admin_url: url,
                 url_for: Box::new(move |db| format!("{base}/{db}")),
-                cluster: None,
             };
         }
         let dir = std::env::temp_dir().join(format!("hookrelay-test-{}", Uuid::new_v4().simple()));
@@ -58,18 +56,11 @@ fn server() -> &'static TestServer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start the cluster watchdog");
-        let c = cluster.clone();
         TestServer {
             admin_url: cluster.url("postgres"),
-            url_for: Box::new(move |db| c.url(db)),
-            cluster: Some(cluster),
+            url_for: Box::new(move |db| cluster.url(db)),
         }
     })
-}
-
-/// The throwaway cluster, for tests that stop and start the database.
-pub fn cluster() -> Option<&'static LocalCluster> {
-    server().cluster.as_ref()
 }
 
 /// Creates an empty database and returns its URL.
@@ -112,7 +103,6 @@ pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub db: tokio_postgres::Client,
-    pub database_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     running: Option<tokio::task::JoinHandle<()>>,
 }
@@ -155,7 +145,6 @@ pub async fn spawn_app_on(config: Config) -> TestApp {
         address,
         http: reqwest::Client::new(),
         db,
-        database_url,
         stop: Some(stop),
         running: Some(running),
     }
@@ -370,9 +359,7 @@ type Script = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
 /// A real HTTP server on 127.0.0.1 that records every request and answers as scripted.
 pub struct Receiver {
     pub url: String,
-    pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
-    server: actix_web::dev::ServerHandle,
 }
 
 impl Receiver {
@@ -406,13 +393,10 @@ impl Receiver {
         .listen(listener)
         .expect("listen")
         .run();
-        let handle = server.handle();
         tokio::spawn(server);
         Receiver {
             url: format!("http://127.0.0.1:{port}/hook"),
-            port,
             received,
-            server: handle,
         }
     }
 
@@ -432,10 +416,6 @@ impl Receiver {
             self.count()
         );
         self.received()
-    }
-
-    pub async fn stop(&self) {
-        self.server.stop(false).await;
     }
 }
 
@@ -484,4 +464,148 @@ pub fn closed_port() -> u16 {
 
 pub fn bind(port: u16) -> std::net::TcpListener {
     std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the chosen port")
+}
+
+/// hookrelay as a real child process (for faults that need one: SIGKILL,
+/// SIGTERM, several replicas). Its stderr goes to a file the test can read.
+pub struct Process {
+    child: std::process::Child,
+    pub address: String,
+    log: std::path::PathBuf,
+}
+
+impl Process {
+    /// Starts `hookrelay serve` on `database_url` with the test settings plus
+    /// `env`, and waits until /healthz answers.
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Process {
+        let port = closed_port();
+        let log =
+            std::env::temp_dir().join(format!("hookrelay-child-{}.log", Uuid::new_v4().simple()));
+        let stderr = std::fs::File::create(&log).expect("create the child's log file");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookrelay"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url)
+            .env("HOOKRELAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HOOKRELAY_ALLOW_PRIVATE_TARGETS", "true")
+            .env("HOOKRELAY_RETRY_SCHEDULE", "20ms,40ms,80ms,160ms,320ms")
+            .env("HOOKRELAY_DELIVERY_TIMEOUT", "2s")
+            .env("HOOKRELAY_POLL_INTERVAL", "200ms")
+            .env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .arg("serve")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start hookrelay");
+        let address = format!("http://127.0.0.1:{port}");
+        let mut process = Process {
+            child,
+            address,
+            log,
+        };
+        let http = reqwest::Client::new();
+        let up = eventually(Duration::from_secs(30), || async {
+            http.get(format!("{}/healthz", process.address))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        if !up {
+            let _ = process.child.kill();
+            panic!(
+                "hookrelay did not come up; its log:\n{}",
+                process.log_text()
+            );
+        }
+        process
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{signal} failed");
+    }
+
+    /// Waits for the process to exit; `None` if it is still running after `within`.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A Postgres cluster of a test's own, for faults that stop the database.
+pub struct OwnCluster {
+    pub cluster: LocalCluster,
+    dir: std::path::PathBuf,
+}
+
+impl OwnCluster {
+    pub fn start() -> OwnCluster {
+        let dir = std::env::temp_dir().join(format!("hookrelay-own-{}", Uuid::new_v4().simple()));
+        let cluster = LocalCluster::start(&dir, THROWAWAY_SETTINGS).expect("start a cluster");
+        OwnCluster { cluster, dir }
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self.cluster.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Inserts `n` deliveries of one event per webhook, due now, straight into the
+/// database: arranging a backlog without thousands of API calls.
+pub async fn insert_backlog(
+    db: &tokio_postgres::Client,
+    webhook_ids: &[&str],
+    events_per_webhook: i64,
+) {
+    for webhook in webhook_ids {
+        db.execute(
+            "WITH e AS (
+                 INSERT INTO events (id, type, payload)
+                 SELECT gen_random_uuid(), 'backlog', jsonb_build_object('n', n) FROM generate_series(1, $2::bigint) n
+                 RETURNING id)
+             INSERT INTO deliveries (id, webhook_id, event_id)
+             SELECT gen_random_uuid(), $1::text::uuid, e.id FROM e",
+            &[webhook, &events_per_webhook],
+        )
+        .await
+        .expect("insert a backlog");
+    }
 }

@@ -5,5 +5,6 @@ mod bad_requests;
 mod deliveries;
 mod delivery;
 mod fanout;
+mod faults;
 mod helpers;
 mod webhooks;
