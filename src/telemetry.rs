@@ -1,14 +1,20 @@
 //! Logs on stderr, as text or JSON lines (`HOOKRELAY_LOG_FORMAT`); `RUST_LOG` filters.
 //!
-//! Nothing logged carries a secret: `Secret`'s Debug is redacted and secrets are
-//! never put in log fields.
+//! Nothing logged carries a secret: `Secret`'s Debug is redacted, secrets are
+//! never put in log fields, and tokio-postgres, which logs statement parameters
+//! (a webhook's secret among them) at debug level, is held at info whatever
+//! RUST_LOG asks for.
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+const QUIET_PARAMETERS: &str = "tokio_postgres=info";
+
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(QUIET_PARAMETERS.parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

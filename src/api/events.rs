@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use super::body::{parse, read_json_body};
 use super::pagination::{Paginated, Query};
 use super::{not_found_id, parse_id, ApiError, AppState};
-use crate::domain::EventType;
+use crate::domain::{self, EventType};
 use crate::store::deliveries::{self, Filter};
 use crate::store::events::{self, Emitted};
 use crate::store::StoreError;
@@ -49,8 +49,10 @@ pub async fn create(
     let input: EmitEvent = parse(&body)?;
     let event_type =
         EventType::parse(&input.event_type).map_err(|e| ApiError::invalid("type", e))?;
+    let event_payload =
+        domain::Payload::parse(input.payload).map_err(|e| ApiError::invalid("payload", e))?;
     let mut client = state.db().await?;
-    let emitted = events::emit(&mut client, &event_type, input.payload, key)
+    let emitted = events::emit(&mut client, &event_type, event_payload, key)
         .await
         .map_err(payload_rejected)?;
     Ok(match emitted {

@@ -5,10 +5,12 @@
 //! the field name and turns it into a 422.
 
 mod event_type;
+mod payload;
 mod secret;
 mod webhook_url;
 
 pub use event_type::{EventType, EventTypeFilter};
+pub use payload::Payload;
 pub use secret::Secret;
 pub use webhook_url::WebhookUrl;
 

@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{Client, Page, StoreError};
-use crate::domain::EventType;
+use crate::domain::{EventType, Payload};
 use crate::sql;
 
 #[derive(Debug, Serialize)]
@@ -46,9 +46,10 @@ pub enum Emitted {
 pub async fn emit(
     client: &mut Client,
     event_type: &EventType,
-    payload: &RawValue,
+    payload: Payload<'_>,
     idempotency_key: Option<&str>,
 ) -> Result<Emitted, StoreError> {
+    let payload = payload.raw();
     let id = Uuid::now_v7();
     let Some(key) = idempotency_key else {
         // One statement, so one round trip and its own transaction.

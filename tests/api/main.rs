@@ -7,4 +7,5 @@ mod delivery;
 mod fanout;
 mod faults;
 mod helpers;
+mod security;
 mod webhooks;
