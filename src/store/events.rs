@@ -28,7 +28,7 @@ impl Event {
             id: row.get("id"),
             event_type: row.get("type"),
             payload: RawValue::from_string(payload)
-                .map_err(|e| StoreError::Build(e.to_string()))?,
+                .map_err(|e| StoreError::Inconsistent(format!("payload is not JSON: {e}")))?,
             created_at: row.get("created_at"),
             deliveries: row.get("deliveries"),
         })
@@ -72,9 +72,9 @@ pub async fn emit(
     let lookup = tx.prepare_cached(sql::IDEMPOTENCY_LOOKUP).await?;
     let original: Uuid = tx.query_one(&lookup, &[&key]).await?.get("event_id");
     tx.commit().await?;
-    let event = get(client, original)
-        .await?
-        .ok_or_else(|| StoreError::Build("idempotency key names a missing event".into()))?;
+    let event = get(client, original).await?.ok_or_else(|| {
+        StoreError::Inconsistent("an idempotency key names a missing event".into())
+    })?;
     Ok(Emitted::Repeated(event))
 }
 

@@ -31,6 +31,8 @@ pub enum StoreError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("database error: {0}")]
     Db(#[from] tokio_postgres::Error),
+    #[error("stored data is not as expected: {0}")]
+    Inconsistent(String),
 }
 
 impl StoreError {
@@ -46,7 +48,7 @@ impl StoreError {
                         c.starts_with("08") || c.starts_with("57P") || c.starts_with("53")
                     })
             }
-            StoreError::BadUrl(_) | StoreError::Build(_) => false,
+            StoreError::BadUrl(_) | StoreError::Build(_) | StoreError::Inconsistent(_) => false,
         }
     }
 

@@ -355,3 +355,34 @@ async fn two_processes_on_one_database_deliver_each_delivery_exactly_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_refusing_connections_does_not_burn_its_backlogs_budget() {
+    let app = crate::helpers::spawn_app_with(|c| c.workers = 32).await;
+    let port = crate::helpers::closed_port();
+    let dead = app
+        .create_webhook(&format!("http://127.0.0.1:{port}/hook"), &["a"])
+        .await;
+    insert_backlog(&app.db, &[dead["id"].as_str().unwrap()], 300).await;
+    let attempts = || async {
+        app.db
+            .query_one("SELECT count(*) FROM delivery_attempts", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    assert!(eventually(Duration::from_secs(10), || async { attempts().await >= 5 }).await);
+    // With the retry schedule of the tests (20 ms .. 320 ms), unchecked retries
+    // would spend all 6 attempts of all 300 deliveries (1,800) within a second.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let made = attempts().await;
+    assert!(
+        made < 100,
+        "{made} attempts against a receiver that refuses connections"
+    );
+    assert_eq!(
+        count_where(&app.db, "status = 'failed'").await,
+        0,
+        "no delivery spent its budget"
+    );
+}
