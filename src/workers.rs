@@ -61,7 +61,7 @@ struct Shared {
     throttle: Mutex<Throttle>,
     /// Stop claiming.
     stop_claiming: CancellationToken,
-    /// Grace is over: abandon sends under way.
+    /// Grace is over: abandon sends under way, and stop retrying outcome writes for long.
     abandon: CancellationToken,
 }
 
@@ -117,6 +117,9 @@ impl Workers {
             self.shared.abandon.cancel();
             self.executors.wait().await;
         }
+        // From here on the completer gives up on a database that does not answer
+        // after a few tries, rather than hold the exit: the leases cover it.
+        self.shared.abandon.cancel();
         // Every sender of outcomes is gone now, so the completer ends after its last batch.
         let _ = self.completer.await;
         for h in &self.helpers {
