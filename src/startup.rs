@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::delivery::Sender;
 use crate::sql;
 use crate::store::local_cluster::{ClusterError, LocalCluster};
-use crate::store::{self, migrate, Pool, StoreError};
+use crate::store::{self, migrate, Commit, Pool, StoreError};
 use crate::workers::Workers;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ pub async fn database(config: &mut Config) -> Result<Database, StartupError> {
         }
     };
     let url = config.database_url.clone().unwrap_or_default();
-    let pool = store::pool(&url, config.db_pool_size)?;
+    let pool = store::pool(&url, config.db_pool_size, Commit::Durable)?;
     let mut client = pool.get().await.map_err(StoreError::from)?;
     migrate::run(&mut client).await?;
     drop(client);
@@ -79,6 +79,10 @@ async fn create_database(cluster: &LocalCluster) -> Result<(), StoreError> {
     let _ = driver.await;
     Ok(())
 }
+
+/// Connections of the worker pool: the producer, the completer, the idle
+/// producer's next-due look-up and the rescuer each use one at a time.
+const WORKER_CONNECTIONS: usize = 4;
 
 pub struct Application {
     port: u16,
@@ -109,7 +113,12 @@ impl Application {
                 .run();
         let workers = if config.workers > 0 {
             let sender = Sender::new(config.delivery_timeout, config.allow_private_targets)?;
-            Some(Workers::start(pool, config.clone(), sender))
+            // The workers get their own few connections: the queue's writes may
+            // commit without waiting for the disk, and a busy queue cannot take
+            // the connections the API needs.
+            let url = config.database_url.clone().unwrap_or_default();
+            let queue_pool = store::pool(&url, WORKER_CONNECTIONS, Commit::Relaxed)?;
+            Some(Workers::start(queue_pool, config.clone(), sender))
         } else {
             None
         };

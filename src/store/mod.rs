@@ -108,9 +108,24 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     Ok(config)
 }
 
-pub fn pool(url: &str, size: usize) -> Result<Pool, StoreError> {
+/// How a pool's transactions commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Wait for the WAL flush: what the API answers must be durable.
+    Durable,
+    /// Do not wait (`synchronous_commit = off`): for the queue's own writes
+    /// (claims, completions, rescues), where a write lost to a database crash
+    /// means a delivery is attempted again, never that one is lost.
+    Relaxed,
+}
+
+pub fn pool(url: &str, size: usize, commit: Commit) -> Result<Pool, StoreError> {
+    let mut config = pg_config(url)?;
+    if commit == Commit::Relaxed {
+        config.options("-c synchronous_commit=off");
+    }
     let manager = Manager::from_connect(
-        pg_config(url)?,
+        config,
         SpawnOn(Handle::current()),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
