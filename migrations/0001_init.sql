@@ -123,17 +123,3 @@ COMMENT ON COLUMN delivery_attempts.duration_ms IS 'Time to the answer or the fa
 COMMENT ON COLUMN delivery_attempts.status_code IS 'HTTP status, if the receiver answered.';
 COMMENT ON COLUMN delivery_attempts.error IS 'Why the attempt failed without a 2xx (timeout, refused, lease lost, ...).';
 COMMENT ON COLUMN delivery_attempts.response_body IS 'First 4 KiB of the response body.';
-
--- New deliveries wake idle workers in every process at once (LISTEN hookrelay_deliveries);
--- one notification per statement, and Postgres folds repeats within a transaction.
-CREATE FUNCTION notify_new_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows) THEN
-        PERFORM pg_notify('hookrelay_deliveries', '');
-    END IF;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION notify_new_deliveries() IS 'Sends NOTIFY hookrelay_deliveries once per statement that inserted deliveries.';
-CREATE TRIGGER deliveries_notify AFTER INSERT ON deliveries
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION notify_new_deliveries();

@@ -10,18 +10,21 @@
 -- deliveries_due, so the cost stays bounded however large a sick backlog grows.
 --
 -- MATERIALIZED keeps the planner from running `due` as a join that could update
--- more than $1 rows, and SKIP LOCKED lets concurrent claimers pass each other.
+-- more than $1 rows, and from re-running the window per row when its statistics
+-- are stale (the queue's size swings faster than ANALYZE). `due` re-checks only
+-- the status once a row is locked, so the lookup is by primary key. SKIP LOCKED
+-- lets concurrent claimers pass each other.
 -- Incrementing attempts makes it the lease token: completions name the attempt
 -- they claimed, so a worker whose lease ran out cannot overwrite a newer claim.
 -- The transaction ends with this statement: no lock is held while sending.
-WITH head AS (
+WITH head AS MATERIALIZED (
     SELECT id, webhook_id, next_retry_at
     FROM deliveries
     WHERE status = 'pending' AND NOT held AND next_retry_at <= now()
       AND webhook_id <> ALL ($3::uuid[])
     ORDER BY next_retry_at
     LIMIT $4
-), ranked AS (
+), ranked AS MATERIALIZED (
     SELECT head.id, head.next_retry_at,
            row_number() OVER (PARTITION BY head.webhook_id ORDER BY head.next_retry_at)
              + coalesce(busy.in_flight, 0) AS slot
@@ -29,10 +32,10 @@ WITH head AS (
     LEFT JOIN unnest($5::uuid[], $6::int[]) AS busy (webhook_id, in_flight) USING (webhook_id)
 ), due AS MATERIALIZED (
     SELECT d.id
-    FROM deliveries d
-    JOIN ranked r ON r.id = d.id
+    FROM ranked r
+    JOIN deliveries d ON d.id = r.id
     WHERE r.slot <= $7::int
-      AND d.status = 'pending' AND NOT d.held AND d.next_retry_at <= now()
+      AND d.status = 'pending'
     ORDER BY r.next_retry_at
     LIMIT $1
     FOR UPDATE OF d SKIP LOCKED

@@ -106,14 +106,9 @@ pub struct Settings {
     pub poll_interval: Duration,
 
     /// Most deliveries of one webhook this process sends at once, so one slow
-    /// receiver cannot take every worker.
-    #[arg(
-        long,
-        env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK",
-        default_value_t = 8,
-        global = true
-    )]
-    pub max_in_flight_per_webhook: usize,
+    /// receiver cannot take every worker. Default: half of HOOKRELAY_WORKERS.
+    #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK", global = true)]
+    pub max_in_flight_per_webhook: Option<usize>,
 
     /// Database connections in this process's pool.
     #[arg(
@@ -201,7 +196,13 @@ impl Config {
         if api_tokens.is_empty() && !s.listen.ip().is_loopback() {
             return Err(ConfigError::OpenWithoutTokens(s.listen));
         }
-        if s.max_in_flight_per_webhook == 0 {
+        // Half the pool: a hanging receiver leaves the other half to everyone else,
+        // while one busy, healthy receiver still gets a wide pipeline (a cap of 8
+        // held one fast receiver to about a tenth of the machine's drain rate).
+        let max_in_flight_per_webhook = s
+            .max_in_flight_per_webhook
+            .unwrap_or((s.workers / 2).max(1));
+        if max_in_flight_per_webhook == 0 {
             return Err(ConfigError::NoInFlight);
         }
         if s.db_pool_size == 0 {
@@ -225,7 +226,7 @@ impl Config {
             allow_private_targets: s.allow_private_targets,
             shutdown_grace: s.shutdown_grace,
             poll_interval: s.poll_interval,
-            max_in_flight_per_webhook: s.max_in_flight_per_webhook,
+            max_in_flight_per_webhook,
             db_pool_size: s.db_pool_size,
             log_format: s.log_format,
         })

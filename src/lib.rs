@@ -12,4 +12,5 @@ pub mod sql;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod wakeup;
 pub mod workers;

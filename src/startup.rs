@@ -18,6 +18,7 @@ use crate::delivery::Sender;
 use crate::sql;
 use crate::store::local_cluster::{ClusterError, LocalCluster};
 use crate::store::{self, migrate, Commit, Pool, StoreError};
+use crate::wakeup::Wakeup;
 use crate::workers::Workers;
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +88,7 @@ const WORKER_CONNECTIONS: usize = 4;
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    notifier: tokio::task::JoinHandle<()>,
     workers: Option<Workers>,
     cluster: Option<LocalCluster>,
     config: Config,
@@ -100,9 +102,12 @@ impl Application {
             source,
         })?;
         let port = listener.local_addr().map_err(StartupError::Server)?.port();
+        let wakeup = Wakeup::default();
+        let notifier = wakeup.spawn_notifier(pool.clone());
         let state = Data::new(AppState {
             pool: pool.clone(),
             config: config.clone(),
+            wakeup: wakeup.clone(),
         });
         let server =
             HttpServer::new(move || App::new().app_data(state.clone()).configure(api::routes))
@@ -118,7 +123,12 @@ impl Application {
             // the connections the API needs.
             let url = config.database_url.clone().unwrap_or_default();
             let queue_pool = store::pool(&url, WORKER_CONNECTIONS, Commit::Relaxed)?;
-            Some(Workers::start(queue_pool, config.clone(), sender))
+            Some(Workers::start(
+                queue_pool,
+                config.clone(),
+                sender,
+                wakeup.local(),
+            ))
         } else {
             None
         };
@@ -126,6 +136,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            notifier,
             workers,
             cluster,
             config,
@@ -157,6 +168,7 @@ impl Application {
             }
         };
         tokio::join!(handle.stop(true), workers);
+        self.notifier.abort();
         let served = match early {
             Some(r) => r,
             None => server.await,

@@ -2,14 +2,14 @@
 //!
 //! Nothing logged carries a secret: `Secret`'s Debug is redacted, secrets are
 //! never put in log fields, and tokio-postgres, which logs statement parameters
-//! (a webhook's secret among them) at debug level, is held at info whatever
+//! (a webhook's secret among them) at debug level, is held at warn whatever
 //! RUST_LOG asks for.
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-const QUIET_PARAMETERS: &str = "tokio_postgres=info";
+const QUIET_PARAMETERS: &str = "tokio_postgres=warn";
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()

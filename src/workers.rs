@@ -9,10 +9,10 @@
 //!   queue runs dry it sleeps until the earliest scheduled retry, the poll
 //!   interval (with jitter, so replicas do not poll in lockstep), or a wake-up,
 //!   whichever comes first. An idle pool costs two small queries per interval.
-//! - **Wake-ups.** A dedicated connection `LISTEN`s on `hookrelay_deliveries`;
-//!   the insert trigger and retry requests `NOTIFY` it, so new work starts at once
-//!   in every process. Locally, the completer wakes the producer after it
-//!   schedules a retry.
+//! - **Wake-ups.** The API wakes the producer in-process the moment it commits
+//!   new work, and tells other processes with a debounced `NOTIFY` that a
+//!   dedicated connection here `LISTEN`s for (`wakeup.rs`). Locally, the
+//!   completer wakes the producer after it schedules a retry.
 //! - **Executors.** Send one attempt each, with no database connection held, and
 //!   hand the outcome to the completer.
 //! - **Completer.** Writes outcomes in batches (one statement per batch), guarded
@@ -56,7 +56,7 @@ struct Shared {
     pool: Pool,
     config: Config,
     sender: Sender,
-    wake: Notify,
+    wake: Arc<Notify>,
     in_flight: InFlight,
     throttle: Mutex<Throttle>,
     /// Stop claiming.
@@ -75,14 +75,14 @@ pub struct Workers {
 }
 
 impl Workers {
-    pub fn start(pool: Pool, config: Config, sender: Sender) -> Workers {
+    pub fn start(pool: Pool, config: Config, sender: Sender, wake: Arc<Notify>) -> Workers {
         let (done_tx, done_rx) = mpsc::channel(config.workers.max(1) * 2);
         let shared = Arc::new(Shared {
             pool,
             throttle: Mutex::new(Throttle::new(config.max_in_flight_per_webhook)),
             config,
             sender,
-            wake: Notify::new(),
+            wake,
             in_flight: Arc::default(),
             stop_claiming: CancellationToken::new(),
             abandon: CancellationToken::new(),

@@ -60,7 +60,10 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
 pub async fn retry(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("delivery", &id)?;
     match deliveries::retry(&state.db().await?, id).await? {
-        Retry::Requeued(delivery) => Ok(HttpResponse::Accepted().json(delivery)),
+        Retry::Requeued(delivery) => {
+            state.wakeup.new_work();
+            Ok(HttpResponse::Accepted().json(delivery))
+        }
         Retry::NotFound => Err(not_found_id("delivery", id)),
         Retry::Busy(status) => Err(ApiError::Conflict(format!(
             "delivery {id} is {status}; only a success or failed delivery can be retried"

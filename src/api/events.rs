@@ -56,9 +56,14 @@ pub async fn create(
         .await
         .map_err(payload_rejected)?;
     Ok(match emitted {
-        Emitted::Created(event) => HttpResponse::Created()
-            .insert_header(("Location", format!("/events/{}", event.id)))
-            .json(event),
+        Emitted::Created(event) => {
+            if event.deliveries > 0 {
+                state.wakeup.new_work();
+            }
+            HttpResponse::Created()
+                .insert_header(("Location", format!("/events/{}", event.id)))
+                .json(event)
+        }
         Emitted::Repeated(event) => HttpResponse::Ok()
             .insert_header(("Location", format!("/events/{}", event.id)))
             .json(event),

@@ -24,6 +24,8 @@ pub use problem::ApiError;
 pub struct AppState {
     pub pool: Pool,
     pub config: Config,
+    /// Told whenever a request creates work that is due now.
+    pub wakeup: crate::wakeup::Wakeup,
 }
 
 impl AppState {

@@ -140,9 +140,14 @@ pub async fn update(
             .map(|d| parse_optional_description(d.as_deref()))
             .transpose()?,
     };
+    let enabling = changes.enabled == Some(true);
     let webhook = webhooks::update(&mut state.db().await?, id, changes)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
+    if enabling {
+        // Its held deliveries are due again.
+        state.wakeup.new_work();
+    }
     Ok(HttpResponse::Ok().json(webhook))
 }
 
@@ -190,5 +195,8 @@ pub async fn retry_failed(
     let requeued = webhooks::retry_failed(&state.db().await?, id, since)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
+    if requeued > 0 {
+        state.wakeup.new_work();
+    }
     Ok(HttpResponse::Accepted().json(Requeued { requeued }))
 }

@@ -121,7 +121,6 @@ pub enum Retry {
 pub async fn retry(client: &Client, id: Uuid) -> Result<Retry, StoreError> {
     let stmt = client.prepare_cached(sql::DELIVERY_RETRY).await?;
     if let Some(row) = client.query_opt(&stmt, &[&id]).await? {
-        client.execute(sql::NOTIFY_DUE, &[]).await?;
         return Ok(Retry::Requeued(Delivery::from_row(&row)));
     }
     Ok(match get(client, id).await? {

@@ -123,10 +123,7 @@ pub async fn update(
     };
     if let Some(enabled) = changes.enabled {
         let hold = tx.prepare_cached(sql::WEBHOOK_HOLD).await?;
-        let released = tx.execute(&hold, &[&id, &!enabled]).await?;
-        if enabled && released > 0 {
-            tx.execute(sql::NOTIFY_DUE, &[]).await?;
-        }
+        tx.execute(&hold, &[&id, &!enabled]).await?;
     }
     tx.commit().await?;
     Ok(Some(Webhook::from_row(&row)))
@@ -179,11 +176,7 @@ pub async fn retry_failed(
         return Ok(None);
     }
     let stmt = client.prepare_cached(sql::WEBHOOK_RETRY_FAILED).await?;
-    let n = client.execute(&stmt, &[&id, &since]).await?;
-    if n > 0 {
-        client.execute(sql::NOTIFY_DUE, &[]).await?;
-    }
-    Ok(Some(n))
+    Ok(Some(client.execute(&stmt, &[&id, &since]).await?))
 }
 
 /// Replaces the secret, keeping the old one for signing during 24 hours.

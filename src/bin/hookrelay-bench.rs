@@ -1,0 +1,856 @@
+//! `hookrelay-bench`: how fast hookrelay is on this machine, measured end to end.
+//!
+//! It starts a private Postgres (or uses `DATABASE_URL`), runs the release
+//! `hookrelay` binary as a child process against a fresh database per scenario,
+//! and drives it through the real API while an in-process receiver on 127.0.0.1
+//! answers at once and notes when each delivery arrived. A child process, not
+//! an in-process app, so its memory and CPU can be read from /proc on their own.
+//!
+//! Machines here are shared and noisy, so every figure is min/median/max over
+//! repeats and throughput is also given as a ratio to the machine's ceiling: the
+//! same receiver driven directly by this program's own client, signing each
+//! body, with no hookrelay in between. `--quick` runs everything small enough
+//! for CI; it asserts nothing about speed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use clap::Parser;
+use hookrelay::delivery::sign;
+use hookrelay::domain::Secret;
+use hookrelay::store::local_cluster::LocalCluster;
+use serde_json::{json, Value};
+use tokio_postgres::NoTls;
+
+/// Wall-clock time: latency is measured from the event's `created_at`, the
+/// moment the database accepted it, to the receiver's clock, on the same machine.
+type Wall = chrono::DateTime<chrono::Utc>;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Parser)]
+#[command(
+    about = "Measure hookrelay's ingest, drain, latency, fan-out and footprint on this machine"
+)]
+struct Args {
+    /// Small sizes and one repeat, for CI: proves the benchmark runs, measures little.
+    #[arg(long)]
+    quick: bool,
+    /// Where bench-results.json and bench-results.md go.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+}
+
+/// Sizes of one run.
+struct Plan {
+    repeats: usize,
+    ingest_events: usize,
+    backlog: usize,
+    steady_secs: u64,
+    fanout_events: usize,
+    big_table_rows: i64,
+    idle_secs: u64,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                repeats: 1,
+                ingest_events: 2_000,
+                backlog: 2_000,
+                steady_secs: 1,
+                fanout_events: 40,
+                big_table_rows: 50_000,
+                idle_secs: 1,
+            }
+        } else {
+            Plan {
+                repeats: 3,
+                ingest_events: 30_000,
+                backlog: 100_000,
+                steady_secs: 5,
+                fanout_events: 400,
+                big_table_rows: 5_000_000,
+                idle_secs: 5,
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(report) => println!("{report}"),
+        Err(e) => {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&*e);
+            while let Some(s) = source {
+                message.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("hookrelay-bench: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run(args: &Args) -> BenchResult<String> {
+    let plan = Plan::new(args.quick);
+    let binary = std::env::current_exe()?.with_file_name("hookrelay");
+    if !binary.exists() {
+        return Err(format!(
+            "{} is missing: run `cargo build --release` first",
+            binary.display()
+        )
+        .into());
+    }
+    let server = Postgres::start()?;
+    let receiver = Receiver::start()?;
+    let mut results = Results::default();
+
+    eprintln!("ceiling: the receiver driven directly");
+    for _ in 0..plan.repeats {
+        results.add(
+            "ceiling",
+            "requests/s",
+            ceiling(&receiver, Duration::from_secs(plan.steady_secs.max(2))).await?,
+        );
+    }
+    for _ in 0..plan.repeats {
+        eprintln!("ingest");
+        let (rate, rss) = ingest(&binary, &server, &receiver, plan.ingest_events).await?;
+        results.add("ingest", "events/s", rate);
+        results.add("ingest peak RSS", "MiB", rss);
+        eprintln!("drain");
+        let (rate, rss) = drain(&binary, &server, &receiver, plan.backlog, 0).await?;
+        results.add("drain", "deliveries/s", rate);
+        results.add("drain peak RSS", "MiB", rss);
+        eprintln!("steady");
+        for (rate, p) in steady(&binary, &server, &receiver, plan.steady_secs).await? {
+            for (name, value) in [("p50", p.0), ("p95", p.1), ("p99", p.2)] {
+                results.add(&format!("steady {rate}/s {name}"), "ms", value);
+            }
+        }
+        eprintln!("fanout");
+        results.add(
+            "fanout",
+            "deliveries/s",
+            fanout(&binary, &server, &receiver, plan.fanout_events).await?,
+        );
+        eprintln!("failing");
+        results.add(
+            "failing (healthy half)",
+            "deliveries/s",
+            failing(&binary, &server, &receiver, plan.backlog).await?,
+        );
+    }
+    eprintln!(
+        "big-table: {} completed deliveries first",
+        plan.big_table_rows
+    );
+    for _ in 0..plan.repeats {
+        let (rate, _) = drain(
+            &binary,
+            &server,
+            &receiver,
+            plan.backlog,
+            plan.big_table_rows,
+        )
+        .await?;
+        results.add("big-table drain", "deliveries/s", rate);
+    }
+    eprintln!("idle");
+    let (cpu, qps) = idle(&binary, &server, Duration::from_secs(plan.idle_secs)).await?;
+    results.add("idle CPU", "% of a core", cpu);
+    results.add("idle queries", "per s", qps);
+
+    let report = results.markdown(args);
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(args.out.join("bench-results.md"), &report)?;
+    std::fs::write(
+        args.out.join("bench-results.json"),
+        serde_json::to_string_pretty(&results.json(args))?,
+    )?;
+    drop(server);
+    Ok(report)
+}
+
+// ---------------------------------------------------------------------------
+// Results
+
+#[derive(Default)]
+struct Results {
+    order: Vec<String>,
+    samples: HashMap<String, (String, Vec<f64>)>,
+}
+
+impl Results {
+    fn add(&mut self, name: &str, unit: &str, value: f64) {
+        if !self.samples.contains_key(name) {
+            self.order.push(name.to_owned());
+        }
+        self.samples
+            .entry(name.to_owned())
+            .or_insert_with(|| (unit.to_owned(), Vec::new()))
+            .1
+            .push(value);
+    }
+
+    fn stats(&self, name: &str) -> Option<(f64, f64, f64)> {
+        let (_, v) = self.samples.get(name)?;
+        let mut v = v.clone();
+        v.sort_by(f64::total_cmp);
+        Some((*v.first()?, v[v.len() / 2], *v.last()?))
+    }
+
+    fn ceiling(&self) -> Option<f64> {
+        self.stats("ceiling").map(|s| s.1)
+    }
+
+    fn markdown(&self, args: &Args) -> String {
+        let mut out = format!(
+            "## hookrelay-bench{}\n\n{} · {} cores · {} GiB · `cargo run --release --bin hookrelay-bench{}`\n\n\
+             | figure | unit | min | median | max | median / ceiling |\n| --- | --- | ---: | ---: | ---: | ---: |\n",
+            if args.quick { " --quick" } else { "" },
+            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            memory_gib(),
+            if args.quick { " -- --quick" } else { "" },
+        );
+        for name in &self.order {
+            let (unit, _) = &self.samples[name];
+            let Some((min, median, max)) = self.stats(name) else {
+                continue;
+            };
+            let ratio = match (unit.ends_with("/s"), self.ceiling()) {
+                (true, Some(c)) if name != "ceiling" && c > 0.0 => format!("{:.2}", median / c),
+                _ => String::new(),
+            };
+            out.push_str(&format!(
+                "| {name} | {unit} | {min:.1} | {median:.1} | {max:.1} | {ratio} |\n"
+            ));
+        }
+        out
+    }
+
+    fn json(&self, args: &Args) -> Value {
+        let figures: Vec<Value> = self
+            .order
+            .iter()
+            .filter_map(|name| {
+                let (unit, samples) = &self.samples[name];
+                let (min, median, max) = self.stats(name)?;
+                Some(json!({"name": name, "unit": unit, "samples": samples, "min": min, "median": median, "max": max}))
+            })
+            .collect();
+        json!({
+            "quick": args.quick,
+            "date": chrono::Utc::now().to_rfc3339(),
+            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "ceiling_requests_per_s": self.ceiling(),
+            "figures": figures,
+        })
+    }
+}
+
+fn memory_gib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| (kb + (1 << 19)) >> 20)
+}
+
+// ---------------------------------------------------------------------------
+// Postgres and hookrelay
+
+/// The database server: a private cluster, or the one DATABASE_URL names.
+struct Postgres {
+    cluster: Option<LocalCluster>,
+    dir: Option<PathBuf>,
+    admin_url: String,
+}
+
+impl Postgres {
+    fn start() -> BenchResult<Postgres> {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            return Ok(Postgres {
+                cluster: None,
+                dir: None,
+                admin_url: url,
+            });
+        }
+        let dir = std::env::temp_dir().join(format!("hookrelay-bench-{}", std::process::id()));
+        // The same settings a user's managed cluster has: durable commits.
+        let cluster = LocalCluster::start(&dir, "shared_buffers = 256MB\n")?;
+        let admin_url = cluster.url("postgres");
+        Ok(Postgres {
+            cluster: Some(cluster),
+            dir: Some(dir),
+            admin_url,
+        })
+    }
+
+    /// A new empty database; returns its URL.
+    async fn fresh(&self) -> BenchResult<String> {
+        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        let admin = connect(&self.admin_url).await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await?;
+        let base = self
+            .admin_url
+            .rsplit_once('/')
+            .map_or(self.admin_url.as_str(), |(b, _)| b);
+        Ok(format!("{base}/{name}"))
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(c) = &self.cluster {
+            let _ = c.kill();
+        }
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+async fn connect(url: &str) -> BenchResult<tokio_postgres::Client> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// A hookrelay child process; killed when dropped.
+struct Hookrelay {
+    child: Child,
+    address: String,
+    http: reqwest::Client,
+}
+
+impl Hookrelay {
+    async fn start(
+        binary: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> BenchResult<Hookrelay> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut cmd = Command::new(binary);
+        cmd.env("DATABASE_URL", database_url)
+            .env("HOOKRELAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HOOKRELAY_ALLOW_PRIVATE_TARGETS", "true")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn()?;
+        let h = Hookrelay {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()?,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if h.http
+                .get(format!("{}/healthz", h.address))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return Ok(h);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err("hookrelay did not come up within 30 s".into())
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> BenchResult<(u16, Value)> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .header("Content-Type", "application/json")
+            .body(serde_json::to_vec(body)?)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    }
+
+    async fn webhook(&self, url: &str, types: &[&str]) -> BenchResult<String> {
+        let (status, body) = self
+            .post("/webhooks", &json!({"url": url, "event_types": types}))
+            .await?;
+        if status != 201 {
+            return Err(format!("creating a webhook answered {status}: {body}").into());
+        }
+        Ok(body["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Emits `count` events of `event_type` from `clients` concurrent clients;
+    /// the payload carries the event's sequence number.
+    async fn emit_many(
+        self: &Arc<Self>,
+        event_type: &str,
+        count: usize,
+        clients: usize,
+    ) -> BenchResult<()> {
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (me, next, event_type) = (self.clone(), next.clone(), event_type.to_owned());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let seq = next.fetch_add(1, Ordering::Relaxed);
+                    if seq >= count {
+                        return Ok::<(), String>(());
+                    }
+                    let body = json!({"type": event_type, "payload": {"seq": seq}});
+                    match me.post("/events", &body).await {
+                        Ok((201, _)) => {}
+                        Ok((s, b)) => return Err(format!("POST /events answered {s}: {b}")),
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        Ok(())
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident memory so far, in MiB (VmHWM).
+    fn peak_rss_mib(&self) -> f64 {
+        proc_status_kb(self.pid(), "VmHWM:").map_or(0.0, |kb| kb as f64 / 1024.0)
+    }
+
+    /// CPU time used so far (user + system), in clock ticks.
+    fn cpu_ticks(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .ok()
+            .and_then(|s| {
+                let after = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+                Some(after.get(11)?.parse::<u64>().ok()? + after.get(12)?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0)
+    }
+
+    /// SIGTERM and wait for the exit.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Hookrelay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn count_success(db: &tokio_postgres::Client) -> BenchResult<i64> {
+    Ok(db
+        .query_one(
+            "SELECT count(*) FROM deliveries WHERE status = 'success'",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// Waits until `check` holds, polling; an error after `within`.
+async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F) -> BenchResult<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = BenchResult<bool>>,
+{
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if check().await? {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Err(format!("timed out waiting for {what}").into())
+}
+
+// ---------------------------------------------------------------------------
+// The receiver
+
+/// Answers 200 on /ok and 500 on /fail, at once, and notes when each payload's
+/// sequence number first arrived.
+struct Receiver {
+    base: String,
+    arrived: Arc<Mutex<HashMap<u64, Wall>>>,
+    count: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    fn start() -> BenchResult<Receiver> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let arrived: Arc<Mutex<HashMap<u64, Wall>>> = Arc::default();
+        let count = Arc::new(AtomicUsize::new(0));
+        let state = web::Data::new((arrived.clone(), count.clone()));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .default_service(web::to(receive))
+        })
+        .workers(1)
+        .disable_signals()
+        .backlog(4096)
+        .listen(listener)?
+        .run();
+        tokio::spawn(server);
+        Ok(Receiver {
+            base: format!("http://127.0.0.1:{port}"),
+            arrived,
+            count,
+        })
+    }
+
+    fn reset(&self) {
+        if let Ok(mut a) = self.arrived.lock() {
+            a.clear();
+        }
+        self.count.store(0, Ordering::Relaxed);
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+async fn receive(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<(Arc<Mutex<HashMap<u64, Wall>>>, Arc<AtomicUsize>)>,
+) -> HttpResponse {
+    let now = chrono::Utc::now();
+    if req.path() == "/fail" {
+        return HttpResponse::InternalServerError().finish();
+    }
+    state.1.fetch_add(1, Ordering::Relaxed);
+    if let Some(seq) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["seq"].as_u64())
+    {
+        if let Ok(mut a) = state.0.lock() {
+            a.entry(seq).or_insert(now);
+        }
+    }
+    HttpResponse::Ok().finish()
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+
+/// The machine's ceiling: 64 clients POST signed bodies straight to the receiver.
+async fn ceiling(receiver: &Receiver, run_for: Duration) -> BenchResult<f64> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let done = Arc::new(AtomicUsize::new(0));
+    let until = Instant::now() + run_for;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (http, done, url) = (http.clone(), done.clone(), format!("{}/ok", receiver.base));
+        tasks.push(tokio::spawn(async move {
+            // Signed the way hookrelay signs, with its own code.
+            let secret = Secret::generate();
+            while Instant::now() < until {
+                let body = serde_json::to_vec(&json!({"seq": u64::MAX, "pad": "ceiling"}))
+                    .map_err(|e| e.to_string())?;
+                let id = uuid::Uuid::new_v4().to_string();
+                let ts = chrono::Utc::now().timestamp();
+                http.post(&url)
+                    .header("X-Webhook-Signature", sign::hex_signature(&secret, &body))
+                    .header(
+                        "webhook-signature",
+                        sign::standard_signature(&[&secret], &id, ts, &body),
+                    )
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    receiver.reset();
+    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Events/s accepted by POST /events, 64 clients, one matching webhook, no workers.
+async fn ingest(
+    binary: &Path,
+    server: &Postgres,
+    receiver: &Receiver,
+    events: usize,
+) -> BenchResult<(f64, f64)> {
+    let url = server.fresh().await?;
+    let h = Arc::new(Hookrelay::start(binary, &url, &[("HOOKRELAY_WORKERS", "0")]).await?);
+    h.webhook(&format!("{}/ok", receiver.base), &["bench.ingest"])
+        .await?;
+    let started = Instant::now();
+    h.emit_many("bench.ingest", events, 64).await?;
+    let rate = events as f64 / started.elapsed().as_secs_f64();
+    Ok((rate, h.peak_rss_mib()))
+}
+
+/// Deliveries/s draining a backlog made through the API by a process with no
+/// workers; with `completed_rows` finished deliveries in the table first.
+async fn drain(
+    binary: &Path,
+    server: &Postgres,
+    receiver: &Receiver,
+    backlog: usize,
+    completed_rows: i64,
+) -> BenchResult<(f64, f64)> {
+    let url = server.fresh().await?;
+    let db = connect(&url).await?;
+    {
+        let api = Arc::new(Hookrelay::start(binary, &url, &[("HOOKRELAY_WORKERS", "0")]).await?);
+        api.webhook(&format!("{}/ok", receiver.base), &["bench.drain"])
+            .await?;
+        if completed_rows > 0 {
+            fill_completed(&db, completed_rows).await?;
+        }
+        api.emit_many("bench.drain", backlog, 64).await?;
+        if let Ok(api) = Arc::try_unwrap(api) {
+            api.stop();
+        }
+    }
+    receiver.reset();
+    let started = Instant::now();
+    let h = Hookrelay::start(binary, &url, &[]).await?;
+    let target = backlog as i64;
+    wait_until("the backlog to drain", Duration::from_secs(600), || async {
+        Ok(receiver.count() >= backlog && count_success(&db).await? >= target)
+    })
+    .await?;
+    let rate = backlog as f64 / started.elapsed().as_secs_f64();
+    let rss = h.peak_rss_mib();
+    h.stop();
+    Ok((rate, rss))
+}
+
+/// Finished deliveries, as months of history would leave them.
+async fn fill_completed(db: &tokio_postgres::Client, rows: i64) -> BenchResult<()> {
+    db.batch_execute(&format!(
+        "INSERT INTO webhooks (id, url, event_types, secret) VALUES ('00000000-0000-0000-0000-000000000001', 'https://example.com/old', '{{old}}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+         INSERT INTO events (id, type, payload) VALUES ('00000000-0000-0000-0000-000000000002', 'old', '{{}}');
+         INSERT INTO deliveries (id, webhook_id, event_id, status, attempts, completed_at, last_status_code, created_at)
+         SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002',
+                'success', 1, now() - interval '1 day', 200, now() - interval '1 day' - n * interval '1 ms'
+         FROM generate_series(1, {rows}) n;"
+    ))
+    .await?;
+    db.batch_execute("VACUUM ANALYZE deliveries").await?;
+    Ok(())
+}
+
+/// End-to-end latency percentiles at fixed offered rates (open loop).
+async fn steady(
+    binary: &Path,
+    server: &Postgres,
+    receiver: &Receiver,
+    secs: u64,
+) -> BenchResult<Vec<(u32, (f64, f64, f64))>> {
+    let url = server.fresh().await?;
+    let h = Arc::new(Hookrelay::start(binary, &url, &[]).await?);
+    h.webhook(&format!("{}/ok", receiver.base), &["bench.steady"])
+        .await?;
+    let mut out = Vec::new();
+    let mut seq_base = 0u64;
+    for rate in [100u32, 1_000, 5_000] {
+        receiver.reset();
+        let total = u64::from(rate) * secs;
+        let accepted: Arc<Mutex<HashMap<u64, Wall>>> = Arc::default();
+        let per_tick = u64::from(rate / 1000).max(1);
+        let tick = Duration::from_micros(1_000_000 * per_tick / u64::from(rate));
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut tasks = Vec::new();
+        let mut sent = 0;
+        while sent < total {
+            interval.tick().await;
+            for _ in 0..per_tick.min(total - sent) {
+                let (h, accepted, seq) = (h.clone(), accepted.clone(), seq_base + sent);
+                tasks.push(tokio::spawn(async move {
+                    let body = json!({"type": "bench.steady", "payload": {"seq": seq}});
+                    if let Ok((201, event)) = h.post("/events", &body).await {
+                        let created = event["created_at"]
+                            .as_str()
+                            .and_then(|t| t.parse::<Wall>().ok());
+                        if let (Some(created), Ok(mut a)) = (created, accepted.lock()) {
+                            a.insert(seq, created);
+                        }
+                    }
+                }));
+                sent += 1;
+            }
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        let expected = accepted.lock().map(|a| a.len()).unwrap_or(0);
+        wait_until("steady deliveries", Duration::from_secs(120), || async {
+            Ok(receiver.count() >= expected)
+        })
+        .await?;
+        let mut latencies: Vec<f64> = {
+            let accepted = accepted.lock().map_err(|_| "lock")?;
+            let arrived = receiver.arrived.lock().map_err(|_| "lock")?;
+            accepted
+                .iter()
+                .filter_map(|(seq, at)| {
+                    arrived
+                        .get(seq)
+                        .map(|got| (*got - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+                })
+                .collect()
+        };
+        latencies.sort_by(f64::total_cmp);
+        let pct = |p: f64| {
+            latencies
+                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        out.push((rate, (pct(0.50), pct(0.95), pct(0.99))));
+        seq_base += total;
+    }
+    Ok(out)
+}
+
+/// One event type, 50 webhooks: deliveries/s from the first emit to the last arrival.
+async fn fanout(
+    binary: &Path,
+    server: &Postgres,
+    receiver: &Receiver,
+    events: usize,
+) -> BenchResult<f64> {
+    let url = server.fresh().await?;
+    let db = connect(&url).await?;
+    let h = Arc::new(Hookrelay::start(binary, &url, &[]).await?);
+    for _ in 0..50 {
+        h.webhook(&format!("{}/ok", receiver.base), &["bench.fanout"])
+            .await?;
+    }
+    receiver.reset();
+    let expected = events * 50;
+    let started = Instant::now();
+    h.emit_many("bench.fanout", events, 8).await?;
+    wait_until("fan-out deliveries", Duration::from_secs(600), || async {
+        Ok(receiver.count() >= expected && count_success(&db).await? >= expected as i64)
+    })
+    .await?;
+    Ok(expected as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Half the webhooks answer 500: deliveries/s of the healthy half.
+async fn failing(
+    binary: &Path,
+    server: &Postgres,
+    receiver: &Receiver,
+    backlog: usize,
+) -> BenchResult<f64> {
+    let url = server.fresh().await?;
+    {
+        let api = Arc::new(Hookrelay::start(binary, &url, &[("HOOKRELAY_WORKERS", "0")]).await?);
+        for i in 0..10 {
+            let path = if i % 2 == 0 { "ok" } else { "fail" };
+            api.webhook(&format!("{}/{path}", receiver.base), &["bench.failing"])
+                .await?;
+        }
+        api.emit_many("bench.failing", backlog / 10, 64).await?;
+        if let Ok(api) = Arc::try_unwrap(api) {
+            api.stop();
+        }
+    }
+    receiver.reset();
+    let healthy = backlog / 2;
+    let started = Instant::now();
+    let _h = Hookrelay::start(
+        binary,
+        &url,
+        &[(
+            "HOOKRELAY_RETRY_SCHEDULE",
+            "200ms,400ms,800ms,1600ms,3200ms",
+        )],
+    )
+    .await?;
+    wait_until("the healthy half", Duration::from_secs(600), || async {
+        Ok(receiver.count() >= healthy)
+    })
+    .await?;
+    Ok(healthy as f64 / started.elapsed().as_secs_f64())
+}
+
+/// CPU share and queries per second of a hookrelay with nothing to do.
+async fn idle(binary: &Path, server: &Postgres, run_for: Duration) -> BenchResult<(f64, f64)> {
+    let url = server.fresh().await?;
+    let db = connect(&url).await?;
+    let h = Hookrelay::start(binary, &url, &[]).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let commits = || async {
+        let row = db
+            .query_one("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()", &[])
+            .await?;
+        Ok::<i64, tokio_postgres::Error>(row.get(0))
+    };
+    let (ticks, xacts, started) = (h.cpu_ticks(), commits().await?, Instant::now());
+    tokio::time::sleep(run_for).await;
+    let secs = started.elapsed().as_secs_f64();
+    // pg_stat counters are flushed by backends about once a second: ask twice.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cpu = (h.cpu_ticks() - ticks) as f64 / 100.0 / secs * 100.0;
+    // Our own two counter queries count too; leave them out.
+    let qps = ((commits().await? - xacts - 2).max(0) as f64) / (secs + 1.1);
+    Ok((cpu, qps))
+}
