@@ -258,11 +258,34 @@ async fn the_database_stopped_for_ten_seconds_loses_nothing_and_answers_503_mean
         count_where(&db, "status = 'success'").await == 150
     })
     .await;
-    assert!(
-        done,
-        "success: {}",
-        count_where(&db, "status = 'success'").await
-    );
+    if !done {
+        // Say what is missing, to tell a lost delivery from a slow one.
+        let rest: Vec<String> = db
+            .query(
+                "SELECT status, attempts, last_error FROM deliveries WHERE status <> 'success'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {:?}",
+                    r.get::<_, String>(0),
+                    r.get::<_, i32>(1),
+                    r.get::<_, Option<String>>(2)
+                )
+            })
+            .collect();
+        let by_type: Vec<String> = db
+            .query("SELECT e.type, count(*) FROM deliveries d JOIN events e ON e.id = d.event_id GROUP BY 1", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1)))
+            .collect();
+        panic!("not all delivered; the rest: {rest:#?}; by type {by_type:?}");
+    }
     assert_eq!(received_ids(&receiver).len(), 150);
     app.shutdown().await;
 }

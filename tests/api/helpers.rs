@@ -576,7 +576,9 @@ pub struct OwnCluster {
 impl OwnCluster {
     pub fn start() -> OwnCluster {
         let dir = std::env::temp_dir().join(format!("hookrelay-own-{}", Uuid::new_v4().simple()));
-        let cluster = LocalCluster::start(&dir, THROWAWAY_SETTINGS).expect("start a cluster");
+        // Durable settings, as users run it: this cluster gets crashed on purpose,
+        // and what was committed before the crash must still be there after it.
+        let cluster = LocalCluster::start(&dir, "").expect("start a cluster");
         OwnCluster { cluster, dir }
     }
 }
