@@ -1,6 +1,7 @@
 -- name: DeliveryList
 -- GET /deliveries and GET /events/{id}/deliveries, newest first, with optional
--- filters status ($4), webhook_id ($5) and event_id ($6).
+-- filters status ($4), webhook_id ($5), event_id ($6) and a creation time range
+-- ($7 <= created_at < $8): dead letters by webhook and time.
 SELECT id, webhook_id, event_id, status, attempts, next_retry_at, last_status_code,
        last_error, created_at, updated_at, completed_at
 FROM deliveries
@@ -8,5 +9,7 @@ WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
   AND ($4::text IS NULL OR status = $4)
   AND ($5::uuid IS NULL OR webhook_id = $5)
   AND ($6::uuid IS NULL OR event_id = $6)
+  AND ($7::timestamptz IS NULL OR created_at >= $7)
+  AND ($8::timestamptz IS NULL OR created_at < $8)
 ORDER BY created_at DESC, id DESC
 LIMIT $3;

@@ -110,6 +110,11 @@ pub struct Settings {
     #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK", global = true)]
     pub max_in_flight_per_webhook: Option<usize>,
 
+    /// How long finished deliveries, their attempts, and events with nothing
+    /// left to deliver are kept.
+    #[arg(long, env = "HOOKRELAY_RETENTION", default_value = "30d", value_parser = parse_duration, global = true)]
+    pub retention: Duration,
+
     /// Database connections in this process's pool.
     #[arg(
         long,
@@ -180,6 +185,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub poll_interval: Duration,
     pub max_in_flight_per_webhook: usize,
+    pub retention: Duration,
     pub db_pool_size: usize,
     pub log_format: LogFormat,
 }
@@ -227,6 +233,7 @@ impl Config {
             shutdown_grace: s.shutdown_grace,
             poll_interval: s.poll_interval,
             max_in_flight_per_webhook,
+            retention: s.retention,
             db_pool_size: s.db_pool_size,
             log_format: s.log_format,
         })

@@ -47,4 +47,10 @@ statements! {
     COMPLETE_BATCH = "complete_batch.sql";
     RESCUE_EXPIRED = "rescue_expired.sql";
     RELEASE_CLAIMS = "release_claims.sql";
+
+    RETENTION_DELIVERIES = "retention_deliveries.sql";
+    RETENTION_EVENTS = "retention_events.sql";
+    RETENTION_IDEMPOTENCY_KEYS = "retention_idempotency_keys.sql";
+    METRICS_DELIVERIES_BY_STATUS = "metrics_deliveries_by_status.sql";
+    METRICS_QUEUE = "metrics_queue.sql";
 }

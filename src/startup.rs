@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::web::Data;
 use actix_web::{App, HttpServer};
@@ -15,6 +16,8 @@ use actix_web::{App, HttpServer};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::delivery::Sender;
+use crate::metrics::Metrics;
+use crate::retention;
 use crate::sql;
 use crate::store::local_cluster::{ClusterError, LocalCluster};
 use crate::store::{self, migrate, Commit, Pool, StoreError};
@@ -36,6 +39,8 @@ pub enum StartupError {
     Http(#[from] reqwest::Error),
     #[error("the HTTP server failed: {0}")]
     Server(#[source] std::io::Error),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     #[error("a start-up task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -88,7 +93,8 @@ const WORKER_CONNECTIONS: usize = 4;
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
-    notifier: tokio::task::JoinHandle<()>,
+    /// The NOTIFY debouncer and the retention sweeper: aborted at shutdown.
+    background: Vec<tokio::task::JoinHandle<()>>,
     workers: Option<Workers>,
     cluster: Option<LocalCluster>,
     config: Config,
@@ -103,11 +109,16 @@ impl Application {
         })?;
         let port = listener.local_addr().map_err(StartupError::Server)?.port();
         let wakeup = Wakeup::default();
-        let notifier = wakeup.spawn_notifier(pool.clone());
+        let metrics = Arc::new(Metrics::new(config.workers)?);
+        let background = vec![
+            wakeup.spawn_notifier(pool.clone()),
+            retention::spawn(pool.clone(), config.retention),
+        ];
         let state = Data::new(AppState {
             pool: pool.clone(),
             config: config.clone(),
             wakeup: wakeup.clone(),
+            metrics: metrics.clone(),
         });
         let server =
             HttpServer::new(move || App::new().app_data(state.clone()).configure(api::routes))
@@ -128,6 +139,7 @@ impl Application {
                 config.clone(),
                 sender,
                 wakeup.local(),
+                metrics,
             ))
         } else {
             None
@@ -136,7 +148,7 @@ impl Application {
         Ok(Application {
             port,
             server,
-            notifier,
+            background,
             workers,
             cluster,
             config,
@@ -168,7 +180,9 @@ impl Application {
             }
         };
         tokio::join!(handle.stop(true), workers);
-        self.notifier.abort();
+        for task in &self.background {
+            task.abort();
+        }
         let served = match early {
             Some(r) => r,
             None => server.await,

@@ -40,6 +40,7 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::delivery::Failure;
 use crate::delivery::{decide, Attempted, Outcome, Sender};
+use crate::metrics::Metrics;
 use crate::queue::{self, Claimed, Completion, Spread, Status};
 use crate::store::{Pool, StoreError};
 
@@ -59,6 +60,7 @@ struct Shared {
     wake: Arc<Notify>,
     in_flight: InFlight,
     throttle: Mutex<Throttle>,
+    metrics: Arc<Metrics>,
     /// Stop claiming.
     stop_claiming: CancellationToken,
     /// Grace is over: abandon sends under way, and stop retrying outcome writes for long.
@@ -75,7 +77,13 @@ pub struct Workers {
 }
 
 impl Workers {
-    pub fn start(pool: Pool, config: Config, sender: Sender, wake: Arc<Notify>) -> Workers {
+    pub fn start(
+        pool: Pool,
+        config: Config,
+        sender: Sender,
+        wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
+    ) -> Workers {
         let (done_tx, done_rx) = mpsc::channel(config.workers.max(1) * 2);
         let shared = Arc::new(Shared {
             pool,
@@ -83,6 +91,7 @@ impl Workers {
             config,
             sender,
             wake,
+            metrics,
             in_flight: Arc::default(),
             stop_claiming: CancellationToken::new(),
             abandon: CancellationToken::new(),
@@ -254,13 +263,21 @@ async fn execute(
     _slot: OwnedSemaphorePermit,
     done: mpsc::Sender<Completion>,
 ) {
+    shared.metrics.attempt_started();
     let attempted = tokio::select! {
         a = shared.sender.send(&d) => a,
         _ = shared.abandon.cancelled() => {
             lock(&shared.throttle).abandoned(d.webhook_id);
+            shared.metrics.attempt_finished(None, Duration::ZERO);
             return;
         }
     };
+    let since_accepted = (chrono::Utc::now() - d.event_created_at)
+        .to_std()
+        .unwrap_or_default();
+    shared
+        .metrics
+        .attempt_finished(Some(&attempted), since_accepted);
     let reachable = !matches!(
         attempted.result,
         Err(Failure::Timeout(_) | Failure::Connect(_) | Failure::Refused(_))

@@ -39,6 +39,8 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
         status,
         webhook_id: query.uuid("webhook_id")?,
         event_id: query.uuid("event_id")?,
+        created_after: query.time("created_after")?,
+        created_before: query.time("created_before")?,
     };
     let rows = deliveries::list(&state.db().await?, page, &filter).await?;
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, |d| (d.created_at, d.id))))

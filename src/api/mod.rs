@@ -9,6 +9,7 @@ mod body;
 mod deliveries;
 mod events;
 mod health;
+mod metrics;
 mod pagination;
 mod problem;
 mod webhooks;
@@ -26,6 +27,7 @@ pub struct AppState {
     pub config: Config,
     /// Told whenever a request creates work that is due now.
     pub wakeup: crate::wakeup::Wakeup,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/deliveries", web::get().to(deliveries::list))
                 .route("/deliveries/{id}", web::get().to(deliveries::get))
                 .route("/deliveries/{id}/retry", web::post().to(deliveries::retry))
+                .route("/metrics", web::get().to(metrics::metrics))
                 .default_service(web::to(not_found)),
         );
 }

@@ -31,6 +31,9 @@ use tokio_postgres::NoTls;
 /// moment the database accepted it, to the receiver's clock, on the same machine.
 type Wall = chrono::DateTime<chrono::Utc>;
 
+/// When each payload sequence number first reached the receiver.
+type Arrivals = Arc<Mutex<HashMap<u64, Wall>>>;
+
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 #[derive(Parser)]
@@ -519,7 +522,7 @@ where
 /// sequence number first arrived.
 struct Receiver {
     base: String,
-    arrived: Arc<Mutex<HashMap<u64, Wall>>>,
+    arrived: Arrivals,
     count: Arc<AtomicUsize>,
 }
 
@@ -527,7 +530,7 @@ impl Receiver {
     fn start() -> BenchResult<Receiver> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
-        let arrived: Arc<Mutex<HashMap<u64, Wall>>> = Arc::default();
+        let arrived: Arrivals = Arc::default();
         let count = Arc::new(AtomicUsize::new(0));
         let state = web::Data::new((arrived.clone(), count.clone()));
         let server = HttpServer::new(move || {
@@ -563,7 +566,7 @@ impl Receiver {
 async fn receive(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<(Arc<Mutex<HashMap<u64, Wall>>>, Arc<AtomicUsize>)>,
+    state: web::Data<(Arrivals, Arc<AtomicUsize>)>,
 ) -> HttpResponse {
     let now = chrono::Utc::now();
     if req.path() == "/fail" {

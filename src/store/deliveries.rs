@@ -61,6 +61,8 @@ pub struct Filter {
     pub status: Option<String>,
     pub webhook_id: Option<Uuid>,
     pub event_id: Option<Uuid>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
 }
 
 pub async fn get(client: &Client, id: Uuid) -> Result<Option<Delivery>, StoreError> {
@@ -104,6 +106,8 @@ pub async fn list(
                 &filter.status,
                 &filter.webhook_id,
                 &filter.event_id,
+                &filter.created_after,
+                &filter.created_before,
             ],
         )
         .await?;

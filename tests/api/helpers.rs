@@ -103,6 +103,7 @@ pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub db: tokio_postgres::Client,
+    pub database_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     running: Option<tokio::task::JoinHandle<()>>,
 }
@@ -145,6 +146,7 @@ pub async fn spawn_app_on(config: Config) -> TestApp {
         address,
         http: reqwest::Client::new(),
         db,
+        database_url,
         stop: Some(stop),
         running: Some(running),
     }

@@ -7,5 +7,6 @@ mod delivery;
 mod fanout;
 mod faults;
 mod helpers;
+mod operations;
 mod security;
 mod webhooks;
