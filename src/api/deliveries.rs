@@ -5,18 +5,27 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::pagination::{Paginated, Query};
+use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::store::deliveries::{self, Attempt, Delivery, Filter, Retry};
 
 const STATUSES: [&str; 4] = ["pending", "processing", "success", "failed"];
 
-#[derive(Serialize)]
-struct DeliveryWithAttempts {
+#[derive(utoipa::ToSchema, Serialize)]
+pub struct DeliveryWithAttempts {
     #[serde(flatten)]
     delivery: Delivery,
     attempt_log: Vec<Attempt>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/deliveries",
+    tag = "deliveries",
+    summary = "List deliveries, newest first",
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("status" = Option<String>, Query, description = "pending, processing, success or failed"), ("webhook_id" = Option<String>, Query), ("event_id" = Option<String>, Query), ("created_after" = Option<String>, Query, description = "RFC 3339"), ("created_before" = Option<String>, Query, description = "RFC 3339")),
+    responses((status = 200, body = Paginated<Delivery>), (status = 422, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = Query::parse(req.query_string())?;
     let page = query.page()?;
@@ -46,6 +55,14 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, |d| (d.created_at, d.id))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/deliveries/{id}",
+    tag = "deliveries",
+    summary = "Read a delivery with its attempt log",
+    params(("id" = String, Path, description = "The delivery's id (a UUID)")),
+    responses((status = 200, body = DeliveryWithAttempts), (status = 404, description = "No such delivery", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("delivery", &id)?;
     let client = state.db().await?;
@@ -59,6 +76,14 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/deliveries/{id}/retry",
+    tag = "deliveries",
+    summary = "Send a finished delivery again, with a fresh retry budget",
+    params(("id" = String, Path, description = "The delivery's id (a UUID)")),
+    responses((status = 202, body = Delivery), (status = 404, description = "No such delivery", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The delivery is pending or processing", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn retry(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("delivery", &id)?;
     match deliveries::retry(&state.db().await?, id).await? {

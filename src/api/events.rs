@@ -7,19 +7,21 @@ use serde_json::value::RawValue;
 
 use super::body::{parse, read_json_body};
 use super::pagination::{Paginated, Query};
+use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::domain::{self, EventType};
-use crate::store::deliveries::{self, Filter};
-use crate::store::events::{self, Emitted};
+use crate::store::deliveries::{self, Delivery, Filter};
+use crate::store::events::{self, Emitted, Event};
 use crate::store::StoreError;
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EmitEvent<'a> {
+pub struct EmitEvent<'a> {
     #[serde(rename = "type")]
     event_type: String,
     /// Kept as the client's own JSON text: no precision is lost on the way to Postgres.
     #[serde(borrow)]
+    #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,
 }
 
@@ -39,6 +41,15 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     Ok(Some(key))
 }
 
+#[utoipa::path(
+    post,
+    path = "/events",
+    tag = "events",
+    summary = "Emit an event; fanned out to matching webhooks in the same transaction",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable characters")),
+    request_body = EmitEvent,
+    responses((status = 201, description = "Created, with its deliveries", body = Event), (status = 200, description = "Idempotency-Key seen in the last 24 hours: the original event", body = Event), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn create(
     state: Data<AppState>,
     req: HttpRequest,
@@ -82,6 +93,14 @@ fn payload_rejected(e: StoreError) -> ApiError {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    summary = "List events, newest first",
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("type" = Option<String>, Query, description = "Only this event type")),
+    responses((status = 200, body = Paginated<Event>), (status = 422, description = "Bad limit, cursor or type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = Query::parse(req.query_string())?;
     let page = query.page()?;
@@ -98,6 +117,14 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, |e| (e.created_at, e.id))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/events/{id}",
+    tag = "events",
+    summary = "Read an event",
+    params(("id" = String, Path, description = "The event's id (a UUID)")),
+    responses((status = 200, body = Event), (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("event", &id)?;
     let event = events::get(&state.db().await?, id)
@@ -106,6 +133,14 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(event))
 }
 
+#[utoipa::path(
+    get,
+    path = "/events/{id}/deliveries",
+    tag = "events",
+    summary = "List an event's deliveries",
+    params(("id" = String, Path, description = "The event's id (a UUID)"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = Paginated<Delivery>), (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn deliveries(
     state: Data<AppState>,
     id: Path<String>,

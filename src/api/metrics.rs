@@ -3,8 +3,16 @@
 use actix_web::web::Data;
 use actix_web::HttpResponse;
 
+use super::problem::Problem;
 use super::{ApiError, AppState};
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn metrics(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let client = state.db().await?;
     let text = state.metrics.render(&client, &state.pool).await?;

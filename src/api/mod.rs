@@ -10,6 +10,7 @@ mod deliveries;
 mod events;
 mod health;
 mod metrics;
+pub mod openapi;
 mod pagination;
 mod problem;
 mod webhooks;
@@ -40,36 +41,47 @@ impl AppState {
     }
 }
 
+/// Declares the routes behind the token check once: registered from this list,
+/// and listed in `ROUTES`, which the OpenAPI test holds the document against.
+macro_rules! guarded_routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// Every route behind the token check, as served: (method, path).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn register(scope: actix_web::Scope) -> actix_web::Scope {
+            scope$(.route($path, web::$method().to($handler)))*
+        }
+    };
+}
+
+guarded_routes! {
+    post "/webhooks" => webhooks::create;
+    get "/webhooks" => webhooks::list;
+    get "/webhooks/{id}" => webhooks::get;
+    patch "/webhooks/{id}" => webhooks::update;
+    delete "/webhooks/{id}" => webhooks::delete;
+    get "/webhooks/{id}/secret" => webhooks::secret;
+    post "/webhooks/{id}/rotate-secret" => webhooks::rotate_secret;
+    post "/webhooks/{id}/retry-failed" => webhooks::retry_failed;
+    post "/events" => events::create;
+    get "/events" => events::list;
+    get "/events/{id}" => events::get;
+    get "/events/{id}/deliveries" => events::deliveries;
+    get "/deliveries" => deliveries::list;
+    get "/deliveries/{id}" => deliveries::get;
+    post "/deliveries/{id}/retry" => deliveries::retry;
+    get "/metrics" => metrics::metrics;
+    get "/openapi.json" => openapi::document;
+}
+
 /// Registers every route on an actix-web app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .service(
-            web::scope("")
-                .wrap(actix_web::middleware::from_fn(auth::require_token))
-                .route("/webhooks", web::post().to(webhooks::create))
-                .route("/webhooks", web::get().to(webhooks::list))
-                .route("/webhooks/{id}", web::get().to(webhooks::get))
-                .route("/webhooks/{id}", web::patch().to(webhooks::update))
-                .route("/webhooks/{id}", web::delete().to(webhooks::delete))
-                .route("/webhooks/{id}/secret", web::get().to(webhooks::secret))
-                .route(
-                    "/webhooks/{id}/rotate-secret",
-                    web::post().to(webhooks::rotate_secret),
-                )
-                .route(
-                    "/webhooks/{id}/retry-failed",
-                    web::post().to(webhooks::retry_failed),
-                )
-                .route("/events", web::post().to(events::create))
-                .route("/events", web::get().to(events::list))
-                .route("/events/{id}", web::get().to(events::get))
-                .route("/events/{id}/deliveries", web::get().to(events::deliveries))
-                .route("/deliveries", web::get().to(deliveries::list))
-                .route("/deliveries/{id}", web::get().to(deliveries::get))
-                .route("/deliveries/{id}/retry", web::post().to(deliveries::retry))
-                .route("/metrics", web::get().to(metrics::metrics))
-                .default_service(web::to(not_found)),
+            register(web::scope(""))
+                .default_service(web::to(not_found))
+                .wrap(actix_web::middleware::from_fn(auth::require_token)),
         );
 }
 

@@ -80,7 +80,7 @@ fn encode_cursor(time: DateTime<Utc>, id: Uuid) -> String {
 }
 
 /// `{"data": [...], "next_cursor": ...}`, from rows fetched with one extra.
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct Paginated<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

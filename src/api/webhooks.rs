@@ -6,14 +6,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::body::{parse, read_json_body};
 use super::pagination::{Paginated, Query};
+use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::delivery::guard;
 use crate::domain::{parse_description, EventTypeFilter, Secret, WebhookUrl};
 use crate::store::webhooks::{self, NewWebhook, Webhook, WebhookChanges};
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateWebhook {
+pub struct CreateWebhook {
     url: String,
     event_types: Vec<String>,
     description: Option<String>,
@@ -21,9 +22,9 @@ struct CreateWebhook {
     enabled: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UpdateWebhook {
+pub struct UpdateWebhook {
     url: Option<String>,
     event_types: Option<Vec<String>>,
     enabled: Option<bool>,
@@ -37,15 +38,15 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 }
 
 /// The answer to POST /webhooks: the only read, with GET .../secret, that shows the secret.
-#[derive(Serialize)]
-struct WebhookWithSecret {
+#[derive(utoipa::ToSchema, Serialize)]
+pub struct WebhookWithSecret {
     #[serde(flatten)]
     webhook: Webhook,
     secret: String,
 }
 
-#[derive(Serialize)]
-struct SecretBody {
+#[derive(utoipa::ToSchema, Serialize)]
+pub struct SecretBody {
     secret: String,
 }
 
@@ -73,6 +74,14 @@ fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiEr
         .transpose()
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks",
+    tag = "webhooks",
+    summary = "Register a webhook",
+    request_body = CreateWebhook,
+    responses((status = 201, description = "Created; the only answer besides GET .../secret that shows the secret", body = WebhookWithSecret), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn create(
     state: Data<AppState>,
     req: HttpRequest,
@@ -100,12 +109,28 @@ pub async fn create(
         }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks",
+    tag = "webhooks",
+    summary = "List webhooks, newest first",
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = Paginated<Webhook>), (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let page = Query::parse(req.query_string())?.page()?;
     let rows = webhooks::list(&state.db().await?, page).await?;
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, |w| (w.created_at, w.id))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks/{id}",
+    tag = "webhooks",
+    summary = "Read a webhook (never its secret)",
+    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    responses((status = 200, body = Webhook), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
     let webhook = webhooks::get(&state.db().await?, id)
@@ -114,6 +139,15 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(webhook))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/webhooks/{id}",
+    tag = "webhooks",
+    summary = "Change url, event_types, description or enabled",
+    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    request_body = UpdateWebhook,
+    responses((status = 200, body = Webhook), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn update(
     state: Data<AppState>,
     id: Path<String>,
@@ -151,6 +185,14 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(webhook))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/webhooks/{id}",
+    tag = "webhooks",
+    summary = "Delete a webhook; nothing is sent to it once this returns",
+    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
     // An attempt under way lasts at most one delivery timeout; wait that long for it.
@@ -161,6 +203,14 @@ pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpRespo
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks/{id}/secret",
+    tag = "webhooks",
+    summary = "Read the signing secret",
+    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    responses((status = 200, body = SecretBody), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn secret(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
     let secret = webhooks::secret(&state.db().await?, id)
@@ -169,6 +219,14 @@ pub async fn secret(state: Data<AppState>, id: Path<String>) -> Result<HttpRespo
     Ok(HttpResponse::Ok().json(SecretBody { secret }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/{id}/rotate-secret",
+    tag = "webhooks",
+    summary = "New secret; the old one keeps signing for 24 hours",
+    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    responses((status = 200, body = SecretBody), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn rotate_secret(
     state: Data<AppState>,
     id: Path<String>,
@@ -180,11 +238,19 @@ pub async fn rotate_secret(
     Ok(HttpResponse::Ok().json(SecretBody { secret }))
 }
 
-#[derive(Serialize)]
-struct Requeued {
+#[derive(utoipa::ToSchema, Serialize)]
+pub struct Requeued {
     requeued: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/{id}/retry-failed",
+    tag = "webhooks",
+    summary = "Requeue every failed delivery of the webhook",
+    params(("id" = String, Path, description = "The webhook's id (a UUID)"), ("since" = Option<String>, Query, description = "RFC 3339: only deliveries that failed at or after it")),
+    responses((status = 202, body = Requeued), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad since", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
 pub async fn retry_failed(
     state: Data<AppState>,
     id: Path<String>,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Client, Page, StoreError};
 use crate::sql;
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Delivery {
     pub id: Uuid,
     pub webhook_id: Uuid,
@@ -45,7 +45,7 @@ impl Delivery {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Attempt {
     pub attempt: i32,
     pub started_at: DateTime<Utc>,

@@ -10,11 +10,12 @@ use super::{Client, Page, StoreError};
 use crate::domain::{EventType, Payload};
 use crate::sql;
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Event {
     pub id: Uuid,
     #[serde(rename = "type")]
     pub event_type: String,
+    #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
     pub created_at: DateTime<Utc>,
     /// How many deliveries the event was fanned out to.

@@ -12,7 +12,7 @@ use crate::domain::{EventTypeFilter, Secret, WebhookUrl};
 use crate::sql;
 
 /// A webhook as every read shows it: never with its secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Webhook {
     pub id: Uuid,
     pub url: String,

@@ -7,6 +7,7 @@ mod delivery;
 mod fanout;
 mod faults;
 mod helpers;
+mod openapi;
 mod operations;
 mod security;
 mod webhooks;

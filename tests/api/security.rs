@@ -7,26 +7,19 @@ use serde_json::json;
 
 use crate::helpers::{fresh_database, spawn_app_with, Process, Receiver};
 
-/// Every route of API.md but /healthz and /readyz, with a method.
+/// Every route but /healthz and /readyz, as served, with a method.
 fn guarded_routes() -> Vec<(&'static str, String)> {
-    let id = uuid::Uuid::new_v4();
-    vec![
-        ("POST", "/webhooks".into()),
-        ("GET", "/webhooks".into()),
-        ("GET", format!("/webhooks/{id}")),
-        ("PATCH", format!("/webhooks/{id}")),
-        ("DELETE", format!("/webhooks/{id}")),
-        ("GET", format!("/webhooks/{id}/secret")),
-        ("POST", format!("/webhooks/{id}/rotate-secret")),
-        ("POST", format!("/webhooks/{id}/retry-failed")),
-        ("POST", "/events".into()),
-        ("GET", "/events".into()),
-        ("GET", format!("/events/{id}")),
-        ("GET", format!("/events/{id}/deliveries")),
-        ("GET", "/deliveries".into()),
-        ("GET", format!("/deliveries/{id}")),
-        ("POST", format!("/deliveries/{id}/retry")),
-    ]
+    let id = uuid::Uuid::new_v4().to_string();
+    hookrelay::api::ROUTES
+        .iter()
+        .map(|(method, path)| match *method {
+            "get" => ("GET", path.replace("{id}", &id)),
+            "post" => ("POST", path.replace("{id}", &id)),
+            "patch" => ("PATCH", path.replace("{id}", &id)),
+            "delete" => ("DELETE", path.replace("{id}", &id)),
+            other => panic!("a route with method {other}"),
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,47 @@
+//! `GET /openapi.json`: an OpenAPI 3.1 document generated from the handlers'
+//! own annotations and types (utoipa), so it describes what is served. A test
+//! holds it against `api::ROUTES`, the list the routes are registered from.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{deliveries, events, metrics, webhooks};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hookrelay", description = "Webhook delivery with Postgres as the only store and queue. Errors are application/problem+json (RFC 9457)."),
+    paths(
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::secret, webhooks::rotate_secret, webhooks::retry_failed,
+        events::create, events::list, events::get, events::deliveries,
+        deliveries::list, deliveries::get, deliveries::retry,
+        metrics::metrics, document,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "This document",
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = Object))
+)]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
