@@ -120,13 +120,17 @@ impl Application {
             wakeup: wakeup.clone(),
             metrics: metrics.clone(),
         });
-        let server =
-            HttpServer::new(move || App::new().app_data(state.clone()).configure(api::routes))
-                .listen(listener)
-                .map_err(StartupError::Server)?
-                .disable_signals()
-                .shutdown_timeout(config.shutdown_grace.as_secs().max(1))
-                .run();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(api::log_request))
+                .configure(api::routes)
+        })
+        .listen(listener)
+        .map_err(StartupError::Server)?
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_grace.as_secs().max(1))
+        .run();
         let workers = if config.workers > 0 {
             let sender = Sender::new(config.delivery_timeout, config.allow_private_targets)?;
             // The workers get their own few connections: the queue's writes may

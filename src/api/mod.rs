@@ -13,6 +13,7 @@ mod metrics;
 pub mod openapi;
 mod pagination;
 mod problem;
+mod request_log;
 mod webhooks;
 
 use actix_web::web;
@@ -73,6 +74,8 @@ guarded_routes! {
     get "/metrics" => metrics::metrics;
     get "/openapi.json" => openapi::document;
 }
+
+pub use request_log::log_request;
 
 /// Registers every route on an actix-web app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
