@@ -50,6 +50,10 @@ use throttle::Throttle;
 /// The most rows one claim or one completion statement handles.
 const MAX_BATCH: usize = 256;
 
+/// While the queue is busy, how long the producer lets freed workers gather
+/// before claiming for them.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// Claims this process holds and has not completed: (attempt) by delivery id.
 type InFlight = Arc<Mutex<HashMap<Uuid, i32>>>;
 
@@ -172,11 +176,18 @@ impl Backoff {
 async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender<Completion>) {
     let slots = Arc::new(Semaphore::new(shared.config.workers));
     let mut backoff = Backoff(0);
+    // True while the queue has more due work than free workers.
+    let mut busy = false;
     loop {
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
             _ = shared.stop_claiming.cancelled() => return,
         };
+        if busy {
+            // Workers free up one at a time; a claim per freed worker would cost a
+            // statement per delivery. Let a few finish, and claim for all of them.
+            tokio::time::sleep(GATHER).await;
+        }
         let mut permits = vec![first];
         while permits.len() < MAX_BATCH {
             match slots.clone().try_acquire_owned() {
@@ -216,6 +227,7 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
             }
         };
         let got = claimed.len();
+        busy = got == asked;
         {
             let mut in_flight = lock(&shared.in_flight);
             let mut throttle = lock(&shared.throttle);

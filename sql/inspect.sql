@@ -1,0 +1,43 @@
+-- Queries an operator types in psql when something looks wrong. Nothing in
+-- hookrelay runs these; each is safe to run on a live database.
+--   psql "$DATABASE_URL" -f sql/inspect.sql     (or copy the one you need)
+
+-- How deep is the queue, and is it keeping up? (oldest_due_age_seconds grows when not)
+SELECT * FROM queue_overview;
+
+-- What is stuck: claims whose worker died. The rescuer hands them back within seconds.
+SELECT * FROM stuck_deliveries;
+
+-- What failed, and why: the dead letters, newest first.
+SELECT id, url, event_type, attempts, last_status_code, last_error, failed_at
+FROM recent_failures
+LIMIT 20;
+
+-- How is each webhook doing over the last hour?
+SELECT * FROM webhook_health;
+
+-- The attempt log of one delivery, oldest first (\set delivery_id '<uuid>' first).
+SELECT attempt, started_at, duration_ms, status_code, error, left(response_body, 80) AS response
+FROM delivery_attempts
+WHERE delivery_id = :'delivery_id'
+ORDER BY attempt;
+
+-- Failures by reason over the last hour: which receivers are down, and how.
+SELECT w.url, coalesce(a.error, 'HTTP ' || a.status_code) AS reason, count(*)
+FROM delivery_attempts a
+JOIN deliveries d ON d.id = a.delivery_id
+JOIN webhooks w ON w.id = d.webhook_id
+WHERE a.started_at > now() - interval '1 hour'
+  AND (a.status_code IS NULL OR a.status_code NOT BETWEEN 200 AND 299)
+GROUP BY 1, 2
+ORDER BY 3 DESC;
+
+-- Is the claim statement using its index? (the worker's exact statement is sql/claim_due.sql)
+EXPLAIN SELECT id FROM deliveries
+WHERE status = 'pending' AND NOT held AND next_retry_at <= now()
+ORDER BY next_retry_at LIMIT 64;
+
+-- Table sizes and dead tuples of the hot table (autovacuum is tuned for it).
+SELECT relname, n_live_tup, n_dead_tup, last_autovacuum
+FROM pg_stat_user_tables
+ORDER BY n_live_tup DESC;
