@@ -29,6 +29,16 @@ async fn count_where(db: &tokio_postgres::Client, condition: &str) -> i64 {
     .get(0)
 }
 
+/// The first column of every row a query returns.
+async fn ids(db: &tokio_postgres::Client, query: &str) -> HashSet<String> {
+    db.query(query, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 /// Registers a webhook through a process's API.
 async fn register(address: &str, url: &str) -> String {
     let r = reqwest::Client::new()
@@ -92,16 +102,11 @@ async fn sigkill_mid_backlog_loses_nothing_and_duplicates_only_what_was_in_fligh
     })
     .await;
     assert!(gone, "the killed process's database sessions linger");
-    let in_flight: HashSet<String> = db
-        .query(
-            "SELECT id::text FROM deliveries WHERE status = 'processing'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let in_flight = ids(
+        &db,
+        "SELECT id::text FROM deliveries WHERE status = 'processing'",
+    )
+    .await;
     assert!(
         count_where(&db, "status = 'pending'").await > 0,
         "the kill came mid-backlog"
@@ -125,16 +130,11 @@ async fn sigkill_mid_backlog_loses_nothing_and_duplicates_only_what_was_in_fligh
         }
     }
     // The attempts the killed process never reported are in the log as lost.
-    let lost: HashSet<String> = db
-        .query(
-            "SELECT delivery_id::text FROM delivery_attempts WHERE error LIKE 'lease expired%'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let lost = ids(
+        &db,
+        "SELECT delivery_id::text FROM delivery_attempts WHERE error LIKE 'lease expired%'",
+    )
+    .await;
     assert!(
         in_flight.is_subset(&lost),
         "every claim the killed process held is logged as lost"
