@@ -30,7 +30,7 @@ async fn count_where(db: &tokio_postgres::Client, condition: &str) -> i64 {
 }
 
 /// The first column of every row a query returns.
-async fn ids(db: &tokio_postgres::Client, query: &str) -> HashSet<String> {
+async fn column(db: &tokio_postgres::Client, query: &str) -> HashSet<String> {
     db.query(query, &[])
         .await
         .unwrap()
@@ -102,7 +102,7 @@ async fn sigkill_mid_backlog_loses_nothing_and_duplicates_only_what_was_in_fligh
     })
     .await;
     assert!(gone, "the killed process's database sessions linger");
-    let in_flight = ids(
+    let in_flight = column(
         &db,
         "SELECT id::text FROM deliveries WHERE status = 'processing'",
     )
@@ -130,7 +130,7 @@ async fn sigkill_mid_backlog_loses_nothing_and_duplicates_only_what_was_in_fligh
         }
     }
     // The attempts the killed process never reported are in the log as lost.
-    let lost = ids(
+    let lost = column(
         &db,
         "SELECT delivery_id::text FROM delivery_attempts WHERE error LIKE 'lease expired%'",
     )
