@@ -1,11 +1,14 @@
 //! The pool of delivery tasks: a producer that claims, executors that send, a
 //! completer that records, and two helpers on their own loops.
 //!
-//! - **Producer.** Waits for free executor slots (a semaphore of
-//!   `HOOKRELAY_WORKERS` permits), claims as many due deliveries as there are
-//!   free slots in one statement, and spawns one executor per claim. The claim
-//!   respects per-webhook limits (`throttle.rs`: an in-flight cap and a circuit
-//!   breaker), so one sick receiver cannot take every worker. When the
+//! - **Producer.** Keeps up to `PREFETCH` times `HOOKRELAY_WORKERS` deliveries claimed:
+//!   when claim slots are free it claims that many due deliveries in one
+//!   statement and spawns one executor per claim. Claiming ahead of the free
+//!   workers is what keeps them busy: a worker that finishes starts the next
+//!   send at once instead of waiting a claim statement for it (measured: a
+//!   single busy webhook drained 6,000/s without the prefetch, 11,300/s with).
+//!   The claim respects per-webhook limits (`throttle.rs`: an in-flight cap
+//!   and a circuit breaker), so one sick receiver cannot take every worker. When the
 //!   queue runs dry it sleeps until the earliest scheduled retry, the poll
 //!   interval (with jitter, so replicas do not poll in lockstep), or a wake-up,
 //!   whichever comes first. An idle pool costs two small queries per interval.
@@ -13,8 +16,11 @@
 //!   new work, and tells other processes with a debounced `NOTIFY` that a
 //!   dedicated connection here `LISTEN`s for (`wakeup.rs`). Locally, the
 //!   completer wakes the producer after it schedules a retry.
-//! - **Executors.** Send one attempt each, with no database connection held, and
-//!   hand the outcome to the completer.
+//! - **Executors.** Wait for a send slot on their webhook's lane and one of the
+//!   `HOOKRELAY_WORKERS` slots, send one attempt with no database connection
+//!   held, and hand the outcome to the completer. An attempt starts only while
+//!   its lease will outlast it and its webhook is not paused; otherwise the
+//!   claim is handed back.
 //! - **Completer.** Writes outcomes in batches (one statement per batch), guarded
 //!   by the lease. If the database is down it keeps the batch and retries; if the
 //!   process dies first, the lease runs out and the rescuer brings the rows back.
@@ -54,6 +60,11 @@ const MAX_BATCH: usize = 256;
 /// before claiming for them.
 const GATHER: Duration = Duration::from_millis(2);
 
+/// Claimed deliveries per worker, sending or waiting to: claims cost a
+/// statement each, so the waiting ones must outlast one (measured on one busy
+/// webhook: 2 per worker drained 8,300–8,700/s, 4 drained 11,300/s).
+const PREFETCH: usize = 4;
+
 /// Claims this process holds and has not completed: (attempt) by delivery id.
 type InFlight = Arc<Mutex<HashMap<Uuid, i32>>>;
 
@@ -65,6 +76,11 @@ struct Shared {
     in_flight: InFlight,
     throttle: Mutex<Throttle>,
     metrics: Arc<Metrics>,
+    /// Sends under way: `HOOKRELAY_WORKERS` permits.
+    sending: Arc<Semaphore>,
+    /// How long after its claim an attempt may still start: its lease must
+    /// outlast the attempt's timeout.
+    latest_start: Duration,
     /// Stop claiming.
     stop_claiming: CancellationToken,
     /// Grace is over: abandon sends under way, and stop retrying outcome writes for long.
@@ -88,9 +104,15 @@ impl Workers {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> Workers {
-        let (done_tx, done_rx) = mpsc::channel(config.workers.max(1) * 2);
+        let (done_tx, done_rx) = mpsc::channel(config.workers.max(1) * PREFETCH);
+        let latest_start = config
+            .lease
+            .saturating_sub(config.delivery_timeout)
+            .max(config.lease / 2);
         let shared = Arc::new(Shared {
             pool,
+            sending: Arc::new(Semaphore::new(config.workers)),
+            latest_start,
             throttle: Mutex::new(Throttle::new(config.max_in_flight_per_webhook)),
             config,
             sender,
@@ -174,7 +196,7 @@ impl Backoff {
 }
 
 async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender<Completion>) {
-    let slots = Arc::new(Semaphore::new(shared.config.workers));
+    let slots = Arc::new(Semaphore::new(shared.config.workers * PREFETCH));
     let mut backoff = Backoff(0);
     // True while the queue has more due work than free workers.
     let mut busy = false;
@@ -228,16 +250,26 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
         };
         let got = claimed.len();
         busy = got == asked;
-        {
+        let lanes: Vec<_> = {
             let mut in_flight = lock(&shared.in_flight);
             let mut throttle = lock(&shared.throttle);
-            for d in &claimed {
-                in_flight.insert(d.id, d.attempt);
-                throttle.started(d.webhook_id);
-            }
-        }
-        for (delivery, permit) in claimed.into_iter().zip(permits) {
-            executors.spawn(execute(shared.clone(), delivery, permit, done.clone()));
+            claimed
+                .iter()
+                .map(|d| {
+                    in_flight.insert(d.id, d.attempt);
+                    throttle.started(d.webhook_id)
+                })
+                .collect()
+        };
+        let claimed_at = tokio::time::Instant::now();
+        for ((delivery, lane), permit) in claimed.into_iter().zip(lanes).zip(permits) {
+            let claim = Claim {
+                delivery,
+                lane,
+                claimed_at,
+                _slot: permit,
+            };
+            executors.spawn(execute(shared.clone(), claim, done.clone()));
         }
         if got < asked {
             idle(&shared, &limits.excluded, limits.next_resume).await;
@@ -269,21 +301,53 @@ async fn idle(shared: &Shared, excluded: &[Uuid], next_resume: Option<tokio::tim
     }
 }
 
-async fn execute(
-    shared: Arc<Shared>,
-    d: Claimed,
+/// A claimed delivery on its way to an executor.
+struct Claim {
+    delivery: Claimed,
+    /// Its webhook's lane (throttle.rs).
+    lane: Arc<Semaphore>,
+    claimed_at: tokio::time::Instant,
+    /// One of the producer's claim slots, freed when the executor ends.
     _slot: OwnedSemaphorePermit,
-    done: mpsc::Sender<Completion>,
-) {
+}
+
+async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completion>) {
+    let d = &claim.delivery;
+    let slots = async {
+        let lane = claim.lane.clone().acquire_owned().await.ok()?;
+        let worker = shared.sending.clone().acquire_owned().await.ok()?;
+        Some((lane, worker))
+    };
+    let slots = tokio::select! {
+        s = slots => s,
+        // Not started: shutdown hands it back with the other unfinished claims.
+        _ = shared.stop_claiming.cancelled() => None,
+    };
+    let Some(slots) = slots else {
+        lock(&shared.throttle).abandoned(d.webhook_id);
+        return;
+    };
+    let now = tokio::time::Instant::now();
+    if now.duration_since(claim.claimed_at) > shared.latest_start
+        || lock(&shared.throttle).paused(d.webhook_id, now)
+    {
+        drop(slots);
+        hand_back(&shared, d).await;
+        return;
+    }
     shared.metrics.attempt_started();
     let attempted = tokio::select! {
-        a = shared.sender.send(&d) => a,
+        a = shared.sender.send(d) => a,
         _ = shared.abandon.cancelled() => {
+            drop(slots);
             lock(&shared.throttle).abandoned(d.webhook_id);
             shared.metrics.attempt_finished(None, Duration::ZERO);
             return;
         }
     };
+    // Free the lane before the throttle counts this one finished, so a lane
+    // the throttle forgets has no send left in it.
+    drop(slots);
     let since_accepted = (chrono::Utc::now() - d.event_created_at)
         .to_std()
         .unwrap_or_default();
@@ -303,10 +367,28 @@ async fn execute(
         d.attempt_in_budget,
         &shared.config.retry_schedule,
     );
-    log_attempt(&d, &attempted, &outcome);
+    log_attempt(d, &attempted, &outcome);
     // The completer outlives every executor, so this only fails if it crashed;
     // then the lease brings the delivery back.
-    let _ = done.send(completion(&d, attempted, outcome)).await;
+    let _ = done.send(completion(d, attempted, outcome)).await;
+}
+
+/// Returns a claim that will not be attempted now, because it waited so long
+/// for a worker that its lease might run out during the attempt, or because
+/// the breaker paused its webhook meanwhile: back to pending, due now, the
+/// attempt uncounted. If that fails, the lease brings it back later.
+async fn hand_back(shared: &Shared, d: &Claimed) {
+    let released = async {
+        let client = shared.pool.get().await?;
+        queue::release(&client, &[(d.id, d.attempt)]).await
+    }
+    .await;
+    if let Err(e) = released {
+        tracing::warn!(error = %e, delivery_id = %d.id, "could not hand back a claim that waited too long; its lease will expire");
+    }
+    lock(&shared.in_flight).remove(&d.id);
+    lock(&shared.throttle).abandoned(d.webhook_id);
+    shared.wake.notify_one();
 }
 
 fn log_attempt(d: &Claimed, a: &Attempted, outcome: &Outcome) {

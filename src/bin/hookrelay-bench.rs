@@ -48,6 +48,9 @@ struct Args {
     /// fanout, failing, big-table, idle).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Repeats of each scenario (default: 3, or 1 with --quick).
+    #[arg(long)]
+    repeats: Option<usize>,
     /// Where bench-results.json and bench-results.md go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -115,7 +118,10 @@ async fn main() {
 }
 
 async fn run(args: &Args) -> BenchResult<String> {
-    let plan = Plan::new(args.quick);
+    let mut plan = Plan::new(args.quick);
+    if let Some(r) = args.repeats {
+        plan.repeats = r.max(1);
+    }
     let binary = std::env::current_exe()?.with_file_name("hookrelay");
     if !binary.exists() {
         return Err(format!(

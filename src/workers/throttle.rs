@@ -1,7 +1,10 @@
 //! Per-webhook limits in this process: the in-flight cap and the circuit breaker.
 //!
 //! Both exist so that one customer's outage never slows the others. The cap
-//! keeps a receiver that hangs until the timeout from occupying every worker.
+//! keeps a receiver that hangs until the timeout from occupying every worker:
+//! at most `cap` of its deliveries are sent at once (its lane), and a few times
+//! that many wait claimed behind them, so the next send of a busy receiver
+//! never waits for a claim statement (`PREFETCH`, in workers.rs).
 //! The breaker keeps a receiver that refuses connections (or times out) from
 //! burning the retry budget of its whole backlog in a tight loop: after
 //! `TRIP_AFTER` consecutive unreachable attempts its deliveries are left in the
@@ -12,18 +15,24 @@
 //! and is rebuilt from experience after a restart.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use uuid::Uuid;
+
+use super::PREFETCH;
 
 const TRIP_AFTER: u32 = 5;
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 const MAX_PAUSE: Duration = Duration::from_secs(60);
 
-#[derive(Default)]
 struct WebhookState {
+    /// Claimed and not finished: sending, or waiting for the lane.
     in_flight: i32,
+    /// Sends to this webhook under way: `cap` permits.
+    lane: Arc<Semaphore>,
     unreachable_in_a_row: u32,
     trips: u32,
     paused_until: Option<Instant>,
@@ -33,7 +42,7 @@ struct WebhookState {
 pub struct ClaimLimits {
     /// Webhooks that may take nothing more now: at the cap, or paused.
     pub excluded: Vec<Uuid>,
-    /// Webhooks with deliveries in flight, and how many.
+    /// Webhooks with deliveries claimed here, and how many.
     pub busy: Vec<Uuid>,
     pub busy_counts: Vec<i32>,
     /// When the earliest pause ends, if any webhook is paused.
@@ -41,20 +50,23 @@ pub struct ClaimLimits {
 }
 
 pub struct Throttle {
-    cap: i32,
+    /// Most sends at once per webhook.
+    cap: usize,
     webhooks: HashMap<Uuid, WebhookState>,
 }
 
 impl Throttle {
     pub fn new(cap: usize) -> Throttle {
         Throttle {
-            cap: i32::try_from(cap).unwrap_or(i32::MAX),
+            cap,
             webhooks: HashMap::new(),
         }
     }
 
+    /// Most deliveries of one webhook claimed here at once: a full lane, and
+    /// the rest waiting behind it.
     pub fn cap(&self) -> i32 {
-        self.cap
+        i32::try_from(self.cap.saturating_mul(PREFETCH)).unwrap_or(i32::MAX)
     }
 
     pub fn limits(&mut self, now: Instant) -> ClaimLimits {
@@ -64,6 +76,7 @@ impl Throttle {
             busy_counts: Vec::new(),
             next_resume: None,
         };
+        let cap = self.cap();
         for (id, w) in &mut self.webhooks {
             if w.paused_until.is_some_and(|t| t <= now) {
                 w.paused_until = None;
@@ -71,7 +84,7 @@ impl Throttle {
             if let Some(until) = w.paused_until {
                 limits.excluded.push(*id);
                 limits.next_resume = Some(limits.next_resume.map_or(until, |t| t.min(until)));
-            } else if w.in_flight >= self.cap {
+            } else if w.in_flight >= cap {
                 limits.excluded.push(*id);
             } else if w.in_flight > 0 {
                 limits.busy.push(*id);
@@ -85,15 +98,41 @@ impl Throttle {
         limits
     }
 
-    pub fn started(&mut self, webhook: Uuid) {
-        self.webhooks.entry(webhook).or_default().in_flight += 1;
+    /// Whether the breaker holds this webhook's deliveries back now: claimed
+    /// ones that have not started are handed back too.
+    pub fn paused(&self, webhook: Uuid, now: Instant) -> bool {
+        self.webhooks
+            .get(&webhook)
+            .and_then(|w| w.paused_until)
+            .is_some_and(|until| until > now)
+    }
+
+    /// Records a claimed delivery; returns the lane its send must enter.
+    pub fn started(&mut self, webhook: Uuid) -> Arc<Semaphore> {
+        let w = self.state(webhook);
+        w.in_flight += 1;
+        w.lane.clone()
+    }
+
+    fn state(&mut self, webhook: Uuid) -> &mut WebhookState {
+        let cap = self.cap;
+        self.webhooks
+            .entry(webhook)
+            .or_insert_with(|| WebhookState {
+                in_flight: 0,
+                lane: Arc::new(Semaphore::new(cap)),
+                unreachable_in_a_row: 0,
+                trips: 0,
+                paused_until: None,
+            })
     }
 
     /// Records a finished attempt; true when the webhook had been at its cap
     /// (so the producer may now claim more of it).
     pub fn finished(&mut self, webhook: Uuid, reachable: bool, now: Instant) -> bool {
-        let w = self.webhooks.entry(webhook).or_default();
-        let was_full = w.in_flight >= self.cap;
+        let cap = self.cap();
+        let w = self.state(webhook);
+        let was_full = w.in_flight >= cap;
         w.in_flight = (w.in_flight - 1).max(0);
         if reachable {
             w.unreachable_in_a_row = 0;
@@ -126,16 +165,21 @@ mod tests {
 
     #[test]
     fn a_webhook_at_its_cap_is_excluded_until_one_finishes() {
-        let mut t = Throttle::new(2);
+        let mut t = Throttle::new(1);
         let w = Uuid::new_v4();
         let now = Instant::now();
-        t.started(w);
+        let lane = t.started(w);
+        assert_eq!(lane.available_permits(), 1, "one send at once");
         let l = t.limits(now);
         assert_eq!(
             (l.busy, l.busy_counts, l.excluded.len()),
             (vec![w], vec![1], 0)
         );
-        t.started(w);
+        // One sending and the rest waiting behind it: no more claims.
+        for _ in 1..PREFETCH {
+            assert!(t.limits(now).excluded.is_empty());
+            t.started(w);
+        }
         assert_eq!(t.limits(now).excluded, vec![w]);
         assert!(t.finished(w, true, now));
         assert!(t.limits(now).excluded.is_empty());
