@@ -1,17 +1,23 @@
 -- name: EventInsert
--- POST /events: the event and its fan-out, in one statement: one delivery for every
--- enabled webhook that subscribes to the type or to "*" (index webhooks_event_types).
--- The deliveries_notify trigger wakes the workers when any delivery was created.
-WITH event AS (
+-- POST /events: a batch of events and their fan-out, in one statement and one
+-- commit (src/store/ingest.rs gathers concurrent requests into it). Each event
+-- gets one delivery for every enabled webhook that subscribes to its type or to
+-- "*" (index webhooks_event_types), due at once.
+WITH input AS (
+    SELECT *
+    FROM unnest($1::uuid[], $2::text[], $3::text[]) AS i(id, type, payload)
+), event AS (
     INSERT INTO events (id, type, payload)
-    VALUES ($1, $2, $3::text::jsonb)
+    SELECT id, type, payload::jsonb FROM input
     RETURNING id, type, created_at
 ), fanout AS (
     INSERT INTO deliveries (id, webhook_id, event_id, next_retry_at, created_at, updated_at)
     SELECT gen_random_uuid(), w.id, event.id, event.created_at, event.created_at, event.created_at
-    FROM webhooks w, event
-    WHERE w.enabled AND w.event_types && ARRAY[event.type, '*']
-    RETURNING 1
+    FROM event
+    JOIN webhooks w ON w.enabled AND w.event_types && ARRAY[event.type, '*']
+    RETURNING event_id
 )
-SELECT event.created_at, (SELECT count(*) FROM fanout) AS deliveries
-FROM event;
+SELECT event.id, event.created_at, count(fanout.event_id) AS deliveries
+FROM event
+LEFT JOIN fanout ON fanout.event_id = event.id
+GROUP BY event.id, event.created_at;

@@ -19,6 +19,7 @@ use crate::delivery::Sender;
 use crate::metrics::Metrics;
 use crate::retention;
 use crate::sql;
+use crate::store::ingest::Ingest;
 use crate::store::local_cluster::{ClusterError, LocalCluster};
 use crate::store::{self, migrate, Commit, Pool, StoreError};
 use crate::wakeup::Wakeup;
@@ -110,12 +111,15 @@ impl Application {
         let port = listener.local_addr().map_err(StartupError::Server)?.port();
         let wakeup = Wakeup::default();
         let metrics = Arc::new(Metrics::new(config.workers)?);
-        let background = vec![
-            wakeup.spawn_notifier(pool.clone()),
-            retention::spawn(pool.clone(), config.retention),
-        ];
+        // A few writers, so one batch's commit overlaps the next one's statement,
+        // while most of the API's pool stays free for everything else.
+        let (ingest, mut background) =
+            Ingest::spawn(pool.clone(), (config.db_pool_size / 4).clamp(1, 4));
+        background.push(wakeup.spawn_notifier(pool.clone()));
+        background.push(retention::spawn(pool.clone(), config.retention));
         let state = Data::new(AppState {
             pool: pool.clone(),
+            ingest,
             config: config.clone(),
             wakeup: wakeup.clone(),
             metrics: metrics.clone(),

@@ -62,8 +62,7 @@ pub async fn create(
         EventType::parse(&input.event_type).map_err(|e| ApiError::invalid("type", e))?;
     let event_payload =
         domain::Payload::parse(input.payload).map_err(|e| ApiError::invalid("payload", e))?;
-    let mut client = state.db().await?;
-    let emitted = events::emit(&mut client, &event_type, event_payload, key)
+    let emitted = events::emit(&state.ingest, &state.pool, &event_type, event_payload, key)
         .await
         .map_err(payload_rejected)?;
     Ok(match emitted {

@@ -26,6 +26,8 @@ pub use problem::ApiError;
 /// What every handler can reach.
 pub struct AppState {
     pub pool: Pool,
+    /// Where new events go (group commit).
+    pub ingest: crate::store::ingest::Ingest,
     pub config: Config,
     /// Told whenever a request creates work that is due now.
     pub wakeup: crate::wakeup::Wakeup,

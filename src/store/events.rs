@@ -6,7 +6,8 @@ use serde_json::value::RawValue;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{Client, Page, StoreError};
+use super::ingest::{insert_events, Ingest, Inserted};
+use super::{Client, Page, Pool, StoreError};
 use crate::domain::{EventType, Payload};
 use crate::sql;
 
@@ -43,9 +44,11 @@ pub enum Emitted {
     Repeated(Event),
 }
 
-/// Stores an event and its deliveries, durably, in one transaction.
+/// Stores an event and its deliveries, durably, in one transaction: with the
+/// events of concurrent requests (`ingest.rs`), or in its own with a key.
 pub async fn emit(
-    client: &mut Client,
+    ingest: &Ingest,
+    pool: &Pool,
     event_type: &EventType,
     payload: Payload<'_>,
     idempotency_key: Option<&str>,
@@ -53,45 +56,40 @@ pub async fn emit(
     let payload = payload.raw();
     let id = Uuid::now_v7();
     let Some(key) = idempotency_key else {
-        // One statement, so one round trip and its own transaction.
-        let insert = client.prepare_cached(sql::EVENT_INSERT).await?;
-        let row = client
-            .query_one(&insert, &[&id, &event_type.as_str(), &payload.get()])
+        let inserted = ingest
+            .insert(id, event_type.as_str(), payload.get())
             .await?;
-        return Ok(Emitted::Created(created(id, event_type, payload, &row)?));
+        return Ok(Emitted::Created(created(id, event_type, payload, inserted)));
     };
+    let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let claim = tx.prepare_cached(sql::IDEMPOTENCY_CLAIM).await?;
     if tx.query_opt(&claim, &[&key, &id]).await?.is_some() {
-        let insert = tx.prepare_cached(sql::EVENT_INSERT).await?;
-        let row = tx
-            .query_one(&insert, &[&id, &event_type.as_str(), &payload.get()])
-            .await?;
+        let mut inserted =
+            insert_events(&tx, &[id], &[event_type.as_str()], &[payload.get()]).await?;
         tx.commit().await?;
-        return Ok(Emitted::Created(created(id, event_type, payload, &row)?));
+        let inserted = inserted
+            .remove(&id)
+            .ok_or_else(|| StoreError::Inconsistent(format!("event {id} was not inserted")))?;
+        return Ok(Emitted::Created(created(id, event_type, payload, inserted)));
     }
     let lookup = tx.prepare_cached(sql::IDEMPOTENCY_LOOKUP).await?;
     let original: Uuid = tx.query_one(&lookup, &[&key]).await?.get("event_id");
     tx.commit().await?;
-    let event = get(client, original).await?.ok_or_else(|| {
+    let event = get(&client, original).await?.ok_or_else(|| {
         StoreError::Inconsistent("an idempotency key names a missing event".into())
     })?;
     Ok(Emitted::Repeated(event))
 }
 
-fn created(
-    id: Uuid,
-    event_type: &EventType,
-    payload: &RawValue,
-    row: &Row,
-) -> Result<Event, StoreError> {
-    Ok(Event {
+fn created(id: Uuid, event_type: &EventType, payload: &RawValue, inserted: Inserted) -> Event {
+    Event {
         id,
         event_type: event_type.as_str().to_owned(),
         payload: payload.to_owned(),
-        created_at: row.get("created_at"),
-        deliveries: row.get("deliveries"),
-    })
+        created_at: inserted.created_at,
+        deliveries: inserted.deliveries,
+    }
 }
 
 pub async fn get(client: &Client, id: Uuid) -> Result<Option<Event>, StoreError> {

@@ -7,6 +7,7 @@
 
 pub mod deliveries;
 pub mod events;
+pub mod ingest;
 pub mod local_cluster;
 pub mod migrate;
 pub mod webhooks;
@@ -33,6 +34,9 @@ pub enum StoreError {
     Db(#[from] tokio_postgres::Error),
     #[error("stored data is not as expected: {0}")]
     Inconsistent(String),
+    /// The database was away for a whole batch of work, or the process is stopping.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -40,7 +44,7 @@ impl StoreError {
     /// 503 and retry later, rather than treat it as a bug.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Pool(_) => true,
+            StoreError::Pool(_) | StoreError::Unavailable(_) => true,
             StoreError::Db(e) => {
                 e.is_closed()
                     || e.code().is_none_or(|c| {

@@ -7,6 +7,7 @@ mod delivery;
 mod fanout;
 mod faults;
 mod helpers;
+mod ingest;
 mod openapi;
 mod operations;
 mod security;
