@@ -2,7 +2,7 @@
 -- POST /events: a batch of events and their fan-out, in one statement and one
 -- commit (src/store/ingest.rs gathers concurrent requests into it). Each event
 -- gets one delivery for every enabled webhook that subscribes to its type or to
--- "*" (index webhooks_event_types), due at once.
+-- "*" (index webhooks_event_types), due at once, with a time-ordered id.
 WITH input AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::text[]) AS i(id, type, payload)
@@ -12,7 +12,7 @@ WITH input AS (
     RETURNING id, type, created_at
 ), fanout AS (
     INSERT INTO deliveries (id, webhook_id, event_id, next_retry_at, created_at, updated_at)
-    SELECT gen_random_uuid(), w.id, event.id, event.created_at, event.created_at, event.created_at
+    SELECT uuid_v7(), w.id, event.id, event.created_at, event.created_at, event.created_at
     FROM event
     JOIN webhooks w ON w.enabled AND w.event_types && ARRAY[event.type, '*']
     RETURNING event_id

@@ -734,7 +734,7 @@ async fn fill_completed(db: &tokio_postgres::Client, rows: i64) -> BenchResult<(
         "INSERT INTO webhooks (id, url, event_types, secret) VALUES ('00000000-0000-0000-0000-000000000001', 'https://example.com/old', '{{old}}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
          INSERT INTO events (id, type, payload) VALUES ('00000000-0000-0000-0000-000000000002', 'old', '{{}}');
          INSERT INTO deliveries (id, webhook_id, event_id, status, attempts, completed_at, last_status_code, created_at)
-         SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002',
+         SELECT uuid_v7(), '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002',
                 'success', 1, now() - interval '1 day', 200, now() - interval '1 day' - n * interval '1 ms'
          FROM generate_series(1, {rows}) n;"
     ))

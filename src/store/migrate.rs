@@ -26,6 +26,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "views",
         sql: include_str!("../../migrations/0002_views.sql"),
     },
+    Migration {
+        version: 3,
+        name: "uuid_v7",
+        sql: include_str!("../../migrations/0003_uuid_v7.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

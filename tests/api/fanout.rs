@@ -61,3 +61,43 @@ async fn an_event_nobody_wants_is_stored_with_no_deliveries() {
     assert_eq!(stored["type"], "nobody.cares");
     assert_eq!(app.count("deliveries").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_ids_are_time_ordered_uuid_v7() {
+    let app = spawn_app().await;
+    let receiver = Receiver::ok().await;
+    app.create_webhook(&receiver.url, &["order.created"]).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let event = app.emit("order.created", json!({"n": n})).await;
+        let deliveries = app.deliveries_of(event["id"].as_str().unwrap()).await;
+        let id: uuid::Uuid = deliveries[0]["id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(id.get_version_num(), 7, "{id}");
+        ids.push(id);
+    }
+    // A v7 id begins with its Unix milliseconds: later deliveries never sort before earlier ones.
+    let millis: Vec<u64> = ids
+        .iter()
+        .map(|id| {
+            u64::from_be_bytes([
+                0,
+                0,
+                id.as_bytes()[0],
+                id.as_bytes()[1],
+                id.as_bytes()[2],
+                id.as_bytes()[3],
+                id.as_bytes()[4],
+                id.as_bytes()[5],
+            ])
+        })
+        .collect();
+    assert!(millis.windows(2).all(|w| w[0] <= w[1]), "{ids:?}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(
+        now.abs_diff(millis[2]) < 60_000,
+        "the time in the id is now: {ids:?}"
+    );
+}
