@@ -354,11 +354,15 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
     shared
         .metrics
         .attempt_finished(Some(&attempted), since_accepted);
-    let reachable = !matches!(
-        attempted.result,
-        Err(Failure::Timeout(_) | Failure::Connect(_) | Failure::Refused(_))
-    );
-    if lock(&shared.throttle).finished(d.webhook_id, reachable, tokio::time::Instant::now()) {
+    // Down, from where we stand: no answer, a server error, or "slow down".
+    let healthy = match &attempted.result {
+        Ok(answer) => answer.status < 500 && answer.status != 429,
+        Err(f) => !matches!(
+            f,
+            Failure::Timeout(_) | Failure::Connect(_) | Failure::Refused(_)
+        ),
+    };
+    if lock(&shared.throttle).finished(d.webhook_id, healthy, tokio::time::Instant::now()) {
         // The webhook was at its cap: the producer may take more of it now.
         shared.wake.notify_one();
     }

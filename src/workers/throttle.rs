@@ -5,11 +5,14 @@
 //! at most `cap` of its deliveries are sent at once (its lane), and a few times
 //! that many wait claimed behind them, so the next send of a busy receiver
 //! never waits for a claim statement (`PREFETCH`, in workers.rs).
-//! The breaker keeps a receiver that refuses connections (or times out) from
-//! burning the retry budget of its whole backlog in a tight loop: after
-//! `TRIP_AFTER` consecutive unreachable attempts its deliveries are left in the
-//! queue, unclaimed and uncounted, for a pause that doubles on every trip up to
-//! `MAX_PAUSE`; one answer of any kind from the receiver closes it again.
+//! The breaker keeps a receiver that is down (refuses connections, times out,
+//! answers 5xx or 429) from burning the retry budget of its whole backlog in a
+//! tight loop, and from taking workers the healthy receivers could use: after
+//! `TRIP_AFTER` consecutive such attempts its deliveries are left in the queue,
+//! unclaimed and uncounted, for a pause that doubles on every trip up to
+//! `MAX_PAUSE`. After a pause one delivery probes the receiver; a healthy
+//! answer (anything else, a 4xx included) closes the breaker, another failure
+//! trips it again.
 //!
 //! The state is in memory and per process: it shapes what this process claims,
 //! and is rebuilt from experience after a restart.
@@ -33,9 +36,11 @@ struct WebhookState {
     in_flight: i32,
     /// Sends to this webhook under way: `cap` permits.
     lane: Arc<Semaphore>,
-    unreachable_in_a_row: u32,
+    unhealthy_in_a_row: u32,
     trips: u32,
     paused_until: Option<Instant>,
+    /// A pause ended and no healthy answer came since: one claim at a time.
+    probing: bool,
 }
 
 /// What the claim statement needs to know of this process's webhooks.
@@ -80,10 +85,19 @@ impl Throttle {
         for (id, w) in &mut self.webhooks {
             if w.paused_until.is_some_and(|t| t <= now) {
                 w.paused_until = None;
+                w.probing = true;
             }
             if let Some(until) = w.paused_until {
                 limits.excluded.push(*id);
                 limits.next_resume = Some(limits.next_resume.map_or(until, |t| t.min(until)));
+            } else if w.probing {
+                if w.in_flight > 0 {
+                    limits.excluded.push(*id);
+                } else {
+                    // Counted as all but one slot taken, so one claim fits.
+                    limits.busy.push(*id);
+                    limits.busy_counts.push(cap - 1);
+                }
             } else if w.in_flight >= cap {
                 limits.excluded.push(*id);
             } else if w.in_flight > 0 {
@@ -93,7 +107,7 @@ impl Throttle {
         }
         // Forget webhooks with nothing to remember, so the map stays small.
         self.webhooks.retain(|_, w| {
-            w.in_flight > 0 || w.paused_until.is_some() || w.unreachable_in_a_row > 0
+            w.in_flight > 0 || w.paused_until.is_some() || w.unhealthy_in_a_row > 0 || w.probing
         });
         limits
     }
@@ -121,31 +135,34 @@ impl Throttle {
             .or_insert_with(|| WebhookState {
                 in_flight: 0,
                 lane: Arc::new(Semaphore::new(cap)),
-                unreachable_in_a_row: 0,
+                unhealthy_in_a_row: 0,
                 trips: 0,
                 paused_until: None,
+                probing: false,
             })
     }
 
-    /// Records a finished attempt; true when the webhook had been at its cap
-    /// (so the producer may now claim more of it).
-    pub fn finished(&mut self, webhook: Uuid, reachable: bool, now: Instant) -> bool {
+    /// Records a finished attempt, `healthy` unless the receiver looked down;
+    /// true when the webhook had been at its cap (so the producer may now claim
+    /// more of it).
+    pub fn finished(&mut self, webhook: Uuid, healthy: bool, now: Instant) -> bool {
         let cap = self.cap();
         let w = self.state(webhook);
         let was_full = w.in_flight >= cap;
         w.in_flight = (w.in_flight - 1).max(0);
-        if reachable {
-            w.unreachable_in_a_row = 0;
+        if healthy {
+            w.unhealthy_in_a_row = 0;
             w.trips = 0;
+            w.probing = false;
         } else {
-            w.unreachable_in_a_row += 1;
-            if w.unreachable_in_a_row >= TRIP_AFTER && w.paused_until.is_none() {
+            w.unhealthy_in_a_row += 1;
+            if w.unhealthy_in_a_row >= TRIP_AFTER && w.paused_until.is_none() {
                 let pause = FIRST_PAUSE
                     .saturating_mul(1 << w.trips.min(16))
                     .min(MAX_PAUSE);
                 w.trips += 1;
                 w.paused_until = Some(now + pause);
-                tracing::warn!(webhook_id = %webhook, pause = ?pause, "receiver unreachable; pausing its deliveries");
+                tracing::warn!(webhook_id = %webhook, pause = ?pause, "receiver down; pausing its deliveries");
             }
         }
         was_full
@@ -211,5 +228,35 @@ mod tests {
         t.started(w);
         t.finished(w, false, much_later);
         assert!(t.limits(much_later).excluded.is_empty());
+    }
+
+    #[test]
+    fn after_a_pause_one_delivery_probes_until_the_receiver_answers() {
+        let mut t = Throttle::new(8);
+        let w = Uuid::new_v4();
+        let now = Instant::now();
+        for _ in 0..TRIP_AFTER {
+            t.started(w);
+            t.finished(w, false, now);
+        }
+        let resumed = now + FIRST_PAUSE;
+        let l = t.limits(resumed);
+        assert_eq!(
+            (l.busy, l.busy_counts),
+            (vec![w], vec![t.cap() - 1]),
+            "room for one claim"
+        );
+        t.started(w);
+        assert_eq!(
+            t.limits(resumed).excluded,
+            vec![w],
+            "no second claim while probing"
+        );
+        t.finished(w, true, resumed);
+        let l = t.limits(resumed);
+        assert!(
+            l.excluded.is_empty() && l.busy.is_empty(),
+            "closed: no limit beyond the cap"
+        );
     }
 }
