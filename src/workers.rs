@@ -224,6 +224,8 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
         };
         let spread = Spread {
             excluded: &limits.excluded,
+            paused: &limits.paused,
+            resume_in_ms: &limits.resume_in_ms,
             busy: &limits.busy,
             busy_counts: &limits.busy_counts,
             cap,

@@ -29,8 +29,12 @@ pub struct Claimed {
 
 /// How a claim must spread over webhooks (see `sql/claim_due.sql`).
 pub struct Spread<'a> {
-    /// Webhooks to take nothing of.
+    /// Webhooks to take nothing of now: at their cap.
     pub excluded: &'a [Uuid],
+    /// Webhooks paused by the breaker, and in how many milliseconds each resumes:
+    /// their due rows that the claim meets are moved to then.
+    pub paused: &'a [Uuid],
+    pub resume_in_ms: &'a [i64],
     /// Webhooks with deliveries in flight here, and how many.
     pub busy: &'a [Uuid],
     pub busy_counts: &'a [i32],
@@ -61,6 +65,8 @@ pub async fn claim(
                 &spread.busy,
                 &spread.busy_counts,
                 &spread.cap,
+                &spread.paused,
+                &spread.resume_in_ms,
             ],
         )
         .await?;

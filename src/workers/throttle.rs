@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::PREFETCH;
 
 const TRIP_AFTER: u32 = 5;
-const FIRST_PAUSE: Duration = Duration::from_secs(1);
+const FIRST_PAUSE: Duration = Duration::from_secs(5);
 const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 struct WebhookState {
@@ -45,8 +45,11 @@ struct WebhookState {
 
 /// What the claim statement needs to know of this process's webhooks.
 pub struct ClaimLimits {
-    /// Webhooks that may take nothing more now: at the cap, or paused.
+    /// Webhooks that may take nothing more now: at the cap, or probing.
     pub excluded: Vec<Uuid>,
+    /// Webhooks paused by the breaker, and in how many milliseconds each resumes.
+    pub paused: Vec<Uuid>,
+    pub resume_in_ms: Vec<i64>,
     /// Webhooks with deliveries claimed here, and how many.
     pub busy: Vec<Uuid>,
     pub busy_counts: Vec<i32>,
@@ -77,6 +80,8 @@ impl Throttle {
     pub fn limits(&mut self, now: Instant) -> ClaimLimits {
         let mut limits = ClaimLimits {
             excluded: Vec::new(),
+            paused: Vec::new(),
+            resume_in_ms: Vec::new(),
             busy: Vec::new(),
             busy_counts: Vec::new(),
             next_resume: None,
@@ -88,7 +93,11 @@ impl Throttle {
                 w.probing = true;
             }
             if let Some(until) = w.paused_until {
-                limits.excluded.push(*id);
+                limits.paused.push(*id);
+                let resume_in = until.saturating_duration_since(now).as_millis();
+                limits
+                    .resume_in_ms
+                    .push(i64::try_from(resume_in).unwrap_or(i64::MAX));
                 limits.next_resume = Some(limits.next_resume.map_or(until, |t| t.min(until)));
             } else if w.probing {
                 if w.in_flight > 0 {
@@ -212,11 +221,11 @@ mod tests {
             t.finished(w, false, now);
         }
         let l = t.limits(now);
-        assert_eq!(l.excluded, vec![w]);
+        assert_eq!((l.paused, l.resume_in_ms), (vec![w], vec![5000]));
         assert_eq!(l.next_resume, Some(now + FIRST_PAUSE));
         // The pause ends; the next failure trips again, for twice as long.
         let later = now + FIRST_PAUSE;
-        assert!(t.limits(later).excluded.is_empty());
+        assert!(t.limits(later).paused.is_empty());
         t.started(w);
         t.finished(w, false, later);
         assert_eq!(t.limits(later).next_resume, Some(later + FIRST_PAUSE * 2));
@@ -227,7 +236,8 @@ mod tests {
         t.finished(w, true, much_later);
         t.started(w);
         t.finished(w, false, much_later);
-        assert!(t.limits(much_later).excluded.is_empty());
+        let l = t.limits(much_later);
+        assert!(l.paused.is_empty() && l.excluded.is_empty());
     }
 
     #[test]

@@ -393,7 +393,8 @@ async fn a_receiver_answering_500_does_not_burn_its_backlogs_budget() {
 }
 
 /// A backlog of 300 for a receiver that is down: the breaker pauses it, so few
-/// attempts are made and no delivery spends its budget.
+/// attempts are made, no delivery spends its budget, and the backlog is moved
+/// out of the claims' way until the pause ends.
 async fn a_down_receiver_does_not_burn_its_backlogs_budget(url: &str) {
     let app = crate::helpers::spawn_app_with(|c| c.workers = 32).await;
     let dead = app.create_webhook(url, &["a"]).await;
@@ -419,4 +420,13 @@ async fn a_down_receiver_does_not_burn_its_backlogs_budget(url: &str) {
         0,
         "no delivery spent its budget"
     );
+    // Its backlog waits for the end of the pause (5 s) rather than stay due, so
+    // claims do not read past it again and again. Unpaused, every retry would be
+    // due within the schedule's 320 ms.
+    let deferred = count_where(
+        &app.db,
+        "status = 'pending' AND next_retry_at > now() + interval '1 second'",
+    )
+    .await;
+    assert!(deferred >= 250, "only {deferred} of 300 wait for the pause");
 }
