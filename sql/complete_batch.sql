@@ -21,7 +21,11 @@ WITH outcome AS (
         updated_at = now(),
         completed_at = CASE WHEN o.status IN ('success', 'failed') THEN now() END
     FROM outcome o
-    WHERE d.id = o.id AND d.attempts = o.attempt AND d.status = 'processing'
+    -- "Still processing" is asked as lease_expires_at IS NOT NULL (the same, by
+    -- the table's CHECK): asked as status = 'processing', it let the planner,
+    -- misled by stale statistics, read every entry of deliveries_leased, dead
+    -- ones included, instead of looking each row up by primary key.
+    WHERE d.id = o.id AND d.attempts = o.attempt AND d.lease_expires_at IS NOT NULL
     RETURNING d.id
 )
 INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)

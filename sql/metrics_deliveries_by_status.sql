@@ -1,12 +1,20 @@
 -- name: MetricsDeliveriesByStatus
--- GET /metrics: deliveries per unfinished status, exactly (index-only scan of
--- deliveries_unfinished, so finished history costs nothing), and the number of
--- successful ones as the planner's estimate (counting them would read the table).
-SELECT status, count(*)::float8 AS deliveries
-FROM deliveries
-WHERE status <> 'success'
-GROUP BY status
+-- GET /metrics: deliveries per unfinished status, exactly, each counted in the
+-- partial index that holds it (deliveries_due and deliveries_held, _leased,
+-- _failed), so finished history costs nothing; and the number of successful
+-- ones as the planner's estimate (counting them would read the table).
+WITH unfinished AS (
+    SELECT 'pending' AS status,
+           (SELECT count(*) FROM deliveries WHERE status = 'pending' AND NOT held)
+         + (SELECT count(*) FROM deliveries WHERE status = 'pending' AND held) AS deliveries
+    UNION ALL
+    SELECT 'processing', (SELECT count(*) FROM deliveries WHERE status = 'processing')
+    UNION ALL
+    SELECT 'failed', (SELECT count(*) FROM deliveries WHERE status = 'failed')
+)
+SELECT status, deliveries::float8 AS deliveries
+FROM unfinished
 UNION ALL
 SELECT 'success', greatest(
     (SELECT reltuples FROM pg_class WHERE oid = 'deliveries'::regclass)
-    - (SELECT count(*) FROM deliveries WHERE status <> 'success'), 0)::float8;
+    - (SELECT sum(deliveries) FROM unfinished), 0)::float8;

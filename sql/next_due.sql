@@ -2,6 +2,12 @@
 -- The idle producer: milliseconds until the earliest pending delivery it could
 -- claim is due (null when none is), leaving out webhooks it may not take more
 -- of ($1). Reads the head of index deliveries_due.
-SELECT (extract(epoch FROM min(next_retry_at) - now()) * 1000)::bigint AS wait_ms
-FROM deliveries
-WHERE status = 'pending' AND NOT held AND webhook_id <> ALL ($1::uuid[]);
+-- Written as ORDER BY … LIMIT 1 rather than min(): with stale statistics the
+-- planner ran min() as a scan of every pending row.
+SELECT (extract(epoch FROM (
+           SELECT next_retry_at
+           FROM deliveries
+           WHERE status = 'pending' AND NOT held AND webhook_id <> ALL ($1::uuid[])
+           ORDER BY next_retry_at
+           LIMIT 1
+       ) - now()) * 1000)::bigint AS wait_ms;

@@ -43,6 +43,7 @@ statements! {
     NOTIFY_DUE = "notify_due.sql";
 
     CLAIM_DUE = "claim_due.sql";
+    DEFER_PAUSED = "defer_paused.sql";
     NEXT_DUE = "next_due.sql";
     COMPLETE_BATCH = "complete_batch.sql";
     RESCUE_EXPIRED = "rescue_expired.sql";

@@ -224,14 +224,15 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
         };
         let spread = Spread {
             excluded: &limits.excluded,
-            paused: &limits.paused,
-            resume_in_ms: &limits.resume_in_ms,
             busy: &limits.busy,
             busy_counts: &limits.busy_counts,
             cap,
         };
         let claimed = async {
             let client = shared.pool.get().await?;
+            if !limits.paused.is_empty() {
+                queue::defer_paused(&client, &limits.paused, &limits.resume_in_ms, asked).await?;
+            }
             queue::claim(&client, asked, shared.config.lease, &spread).await
         }
         .await;

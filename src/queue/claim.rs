@@ -29,12 +29,8 @@ pub struct Claimed {
 
 /// How a claim must spread over webhooks (see `sql/claim_due.sql`).
 pub struct Spread<'a> {
-    /// Webhooks to take nothing of now: at their cap.
+    /// Webhooks to take nothing of now.
     pub excluded: &'a [Uuid],
-    /// Webhooks paused by the breaker, and in how many milliseconds each resumes:
-    /// their due rows that the claim meets are moved to then.
-    pub paused: &'a [Uuid],
-    pub resume_in_ms: &'a [i64],
     /// Webhooks with deliveries in flight here, and how many.
     pub busy: &'a [Uuid],
     pub busy_counts: &'a [i32],
@@ -51,8 +47,7 @@ pub async fn claim(
 ) -> Result<Vec<Claimed>, StoreError> {
     let stmt = client.prepare_cached(sql::CLAIM_DUE).await?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    // Look a few batches ahead, so a backlog of capped webhooks cannot hide the rest.
-    let look_ahead = limit.saturating_mul(4).max(64);
+    let look_ahead = look_ahead(limit);
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let rows = client
         .query(
@@ -65,8 +60,6 @@ pub async fn claim(
                 &spread.busy,
                 &spread.busy_counts,
                 &spread.cap,
-                &spread.paused,
-                &spread.resume_in_ms,
             ],
         )
         .await?;
@@ -85,6 +78,27 @@ pub async fn claim(
             event_created_at: r.get("event_created_at"),
         })
         .collect())
+}
+
+/// How far a claim of `limit` looks ahead in the queue: a few batches, so a
+/// backlog of capped webhooks cannot hide the rest.
+fn look_ahead(limit: i64) -> i64 {
+    limit.saturating_mul(4).max(64)
+}
+
+/// Moves the due rows of paused webhooks that a claim of `limit` would meet to
+/// when each pause ends (`resume_in_ms`); returns how many moved.
+pub async fn defer_paused(
+    client: &Client,
+    paused: &[Uuid],
+    resume_in_ms: &[i64],
+    limit: usize,
+) -> Result<u64, StoreError> {
+    let stmt = client.prepare_cached(sql::DEFER_PAUSED).await?;
+    let look_ahead = look_ahead(i64::try_from(limit).unwrap_or(i64::MAX));
+    Ok(client
+        .execute(&stmt, &[&paused, &resume_in_ms, &look_ahead])
+        .await?)
 }
 
 /// How long until the earliest pending delivery outside `excluded` is due (zero

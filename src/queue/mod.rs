@@ -16,6 +16,6 @@ mod claim;
 mod complete;
 mod rescue;
 
-pub use claim::{claim, next_due, Claimed, Spread};
+pub use claim::{claim, defer_paused, next_due, Claimed, Spread};
 pub use complete::{complete, Completion, Status};
 pub use rescue::{release, rescue_expired};

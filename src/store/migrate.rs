@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "uuid_v7",
         sql: include_str!("../../migrations/0003_uuid_v7.sql"),
     },
+    Migration {
+        version: 4,
+        name: "no_unfinished_index",
+        sql: include_str!("../../migrations/0004_no_unfinished_index.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

@@ -45,9 +45,9 @@ struct WebhookState {
 
 /// What the claim statement needs to know of this process's webhooks.
 pub struct ClaimLimits {
-    /// Webhooks that may take nothing more now: at the cap, or probing.
+    /// Webhooks that may take nothing more now: at the cap, probing, or paused.
     pub excluded: Vec<Uuid>,
-    /// Webhooks paused by the breaker, and in how many milliseconds each resumes.
+    /// Of those, the ones paused by the breaker, and in how many milliseconds each resumes.
     pub paused: Vec<Uuid>,
     pub resume_in_ms: Vec<i64>,
     /// Webhooks with deliveries claimed here, and how many.
@@ -93,6 +93,7 @@ impl Throttle {
                 w.probing = true;
             }
             if let Some(until) = w.paused_until {
+                limits.excluded.push(*id);
                 limits.paused.push(*id);
                 let resume_in = until.saturating_duration_since(now).as_millis();
                 limits
@@ -221,6 +222,7 @@ mod tests {
             t.finished(w, false, now);
         }
         let l = t.limits(now);
+        assert_eq!(l.excluded, vec![w]);
         assert_eq!((l.paused, l.resume_in_ms), (vec![w], vec![5000]));
         assert_eq!(l.next_resume, Some(now + FIRST_PAUSE));
         // The pause ends; the next failure trips again, for twice as long.
