@@ -391,7 +391,7 @@ async fn hand_back(shared: &Shared, d: &Claimed) {
     }
     .await;
     if let Err(e) = released {
-        tracing::warn!(error = %e, delivery_id = %d.id, "could not hand back a claim that waited too long; its lease will expire");
+        tracing::warn!(error = %e, delivery_id = %d.id, "could not hand back a claim; its lease will expire");
     }
     lock(&shared.in_flight).remove(&d.id);
     lock(&shared.throttle).abandoned(d.webhook_id);
