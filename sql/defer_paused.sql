@@ -18,7 +18,9 @@ WITH head AS MATERIALIZED (
     FROM head
     JOIN unnest($1::uuid[], $2::bigint[]) AS paused (webhook_id, resume_in_ms) USING (webhook_id)
     JOIN deliveries d ON d.id = head.id
-    WHERE d.status = 'pending'
+    -- Re-checked once locked: another process may have claimed the row and
+    -- scheduled a later retry since `head` read it.
+    WHERE d.status = 'pending' AND NOT d.held AND d.next_retry_at <= now()
     FOR UPDATE OF d SKIP LOCKED
 )
 UPDATE deliveries d

@@ -78,8 +78,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// Sends under way: `HOOKRELAY_WORKERS` permits.
     sending: Arc<Semaphore>,
-    /// How long after its claim an attempt may still start: its lease must
-    /// outlast the attempt's timeout.
+    /// How long after its claim an attempt may still start (`latest_start`).
     latest_start: Duration,
     /// Stop claiming.
     stop_claiming: CancellationToken,
@@ -105,10 +104,7 @@ impl Workers {
         metrics: Arc<Metrics>,
     ) -> Workers {
         let (done_tx, done_rx) = mpsc::channel(config.workers.max(1) * PREFETCH);
-        let latest_start = config
-            .lease
-            .saturating_sub(config.delivery_timeout)
-            .max(config.lease / 2);
+        let latest_start = latest_start(config.lease, config.delivery_timeout);
         let shared = Arc::new(Shared {
             pool,
             sending: Arc::new(Semaphore::new(config.workers)),
@@ -177,6 +173,17 @@ impl Workers {
                 }
             }
         }
+    }
+}
+
+/// How long after its claim an attempt may still start: its lease must outlast
+/// the attempt's timeout, with a second to spare for the claim's own round trip
+/// (the lease starts in the database, the clock here a little later). A lease
+/// set shorter than the timeout cannot hold an attempt anyway; then half of it.
+pub fn latest_start(lease: Duration, timeout: Duration) -> Duration {
+    match lease.checked_sub(timeout + Duration::from_secs(1)) {
+        Some(room) if !room.is_zero() => room,
+        _ => lease / 2,
     }
 }
 
@@ -265,10 +272,11 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
                 .collect()
         };
         let claimed_at = tokio::time::Instant::now();
-        for ((delivery, lane), permit) in claimed.into_iter().zip(lanes).zip(permits) {
+        for ((delivery, (lane, trips)), permit) in claimed.into_iter().zip(lanes).zip(permits) {
             let claim = Claim {
                 delivery,
                 lane,
+                trips,
                 claimed_at,
                 _slot: permit,
             };
@@ -309,6 +317,8 @@ struct Claim {
     delivery: Claimed,
     /// Its webhook's lane (throttle.rs).
     lane: Arc<Semaphore>,
+    /// How often the breaker had tripped for its webhook when it was claimed.
+    trips: u64,
     claimed_at: tokio::time::Instant,
     /// One of the producer's claim slots, freed when the executor ends.
     _slot: OwnedSemaphorePermit,
@@ -332,7 +342,7 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
     };
     let now = tokio::time::Instant::now();
     if now.duration_since(claim.claimed_at) > shared.latest_start
-        || lock(&shared.throttle).paused(d.webhook_id, now)
+        || lock(&shared.throttle).held_back(d.webhook_id, claim.trips, now)
     {
         drop(slots);
         hand_back(&shared, d).await;
@@ -546,5 +556,21 @@ async fn rescue(shared: Arc<Shared>) {
             }
             Err(e) => tracing::debug!(error = %e, "rescuer could not reach the database"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_starts_only_while_its_lease_outlasts_the_timeout() {
+        let s = Duration::from_secs;
+        // The default lease: timeout + 30 s.
+        assert_eq!(latest_start(s(40), s(10)), s(29));
+        assert_eq!(latest_start(s(90), s(60)), s(29));
+        // A lease no longer than the timeout cannot cover an attempt: half of it.
+        assert_eq!(latest_start(s(1), s(2)), Duration::from_millis(500));
+        assert_eq!(latest_start(s(11), s(10)), Duration::from_millis(5500));
     }
 }

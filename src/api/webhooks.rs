@@ -195,8 +195,9 @@ pub async fn update(
 )]
 pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    // An attempt under way lasts at most one delivery timeout; wait that long for it.
-    let wait = state.config.delivery_timeout + std::time::Duration::from_secs(1);
+    // A claimed delivery is sent within its lease or not at all (workers.rs,
+    // latest_start): waiting out one lease covers claims still queued to send.
+    let wait = state.config.lease + std::time::Duration::from_secs(1);
     if !webhooks::delete(&mut state.db().await?, id, wait).await? {
         return Err(not_found_id("webhook", id));
     }

@@ -130,8 +130,9 @@ pub async fn update(
 }
 
 /// Deletes a webhook so that nothing is sent to it once this returns: first it is
-/// disabled (no new claims), then this waits for attempts already under way (at most
-/// `in_flight_wait`, one delivery timeout), then the row and its deliveries go.
+/// disabled (no new claims), then this waits for claims already taken to be sent
+/// or handed back (at most `in_flight_wait`, one lease), then the row and its
+/// deliveries go.
 pub async fn delete(
     client: &mut Client,
     id: Uuid,

@@ -15,7 +15,10 @@
 //! trips it again.
 //!
 //! The state is in memory and per process: it shapes what this process claims,
-//! and is rebuilt from experience after a restart.
+//! and is rebuilt from experience after a restart. One effect is shared: the
+//! due rows of a paused webhook that this process's claims would read past are
+//! moved to the end of its pause (sql/defer_paused.sql), for every replica; a
+//! receiver down for one process is down for the others too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,6 +44,8 @@ struct WebhookState {
     paused_until: Option<Instant>,
     /// A pause ended and no healthy answer came since: one claim at a time.
     probing: bool,
+    /// Trips so far; claims made before the latest one are not sent.
+    tripped: u64,
 }
 
 /// What the claim statement needs to know of this process's webhooks.
@@ -122,20 +127,22 @@ impl Throttle {
         limits
     }
 
-    /// Whether the breaker holds this webhook's deliveries back now: claimed
-    /// ones that have not started are handed back too.
-    pub fn paused(&self, webhook: Uuid, now: Instant) -> bool {
+    /// Whether a delivery claimed when the breaker had tripped `trips` times
+    /// must not be sent now: its webhook is paused, or tripped since (the pause
+    /// may be over, but then one probe goes first, not the claims queued
+    /// before). Such claims are handed back.
+    pub fn held_back(&self, webhook: Uuid, trips: u64, now: Instant) -> bool {
         self.webhooks
             .get(&webhook)
-            .and_then(|w| w.paused_until)
-            .is_some_and(|until| until > now)
+            .is_some_and(|w| w.tripped != trips || w.paused_until.is_some_and(|until| until > now))
     }
 
-    /// Records a claimed delivery; returns the lane its send must enter.
-    pub fn started(&mut self, webhook: Uuid) -> Arc<Semaphore> {
+    /// Records a claimed delivery; returns the lane its send must enter, and
+    /// the trip count to hand to `held_back`.
+    pub fn started(&mut self, webhook: Uuid) -> (Arc<Semaphore>, u64) {
         let w = self.state(webhook);
         w.in_flight += 1;
-        w.lane.clone()
+        (w.lane.clone(), w.tripped)
     }
 
     fn state(&mut self, webhook: Uuid) -> &mut WebhookState {
@@ -149,6 +156,7 @@ impl Throttle {
                 trips: 0,
                 paused_until: None,
                 probing: false,
+                tripped: 0,
             })
     }
 
@@ -171,6 +179,7 @@ impl Throttle {
                     .saturating_mul(1 << w.trips.min(16))
                     .min(MAX_PAUSE);
                 w.trips += 1;
+                w.tripped += 1;
                 w.paused_until = Some(now + pause);
                 tracing::warn!(webhook_id = %webhook, pause = ?pause, "receiver down; pausing its deliveries");
             }
@@ -195,7 +204,7 @@ mod tests {
         let mut t = Throttle::new(1);
         let w = Uuid::new_v4();
         let now = Instant::now();
-        let lane = t.started(w);
+        let (lane, _) = t.started(w);
         assert_eq!(lane.available_permits(), 1, "one send at once");
         let l = t.limits(now);
         assert_eq!(
@@ -270,5 +279,24 @@ mod tests {
             l.excluded.is_empty() && l.busy.is_empty(),
             "closed: no limit beyond the cap"
         );
+    }
+
+    #[test]
+    fn claims_made_before_a_trip_are_held_back_even_after_the_pause() {
+        let mut t = Throttle::new(8);
+        let w = Uuid::new_v4();
+        let now = Instant::now();
+        let (_, before) = t.started(w);
+        assert!(!t.held_back(w, before, now));
+        for _ in 0..TRIP_AFTER {
+            t.started(w);
+            t.finished(w, false, now);
+        }
+        assert!(t.held_back(w, before, now), "paused");
+        let resumed = now + FIRST_PAUSE;
+        t.limits(resumed);
+        assert!(t.held_back(w, before, resumed), "claimed before the trip");
+        let (_, probe) = t.started(w);
+        assert!(!t.held_back(w, probe, resumed), "the probe goes");
     }
 }
