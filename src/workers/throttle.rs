@@ -199,6 +199,14 @@ impl Throttle {
 mod tests {
     use super::*;
 
+    /// Enough unhealthy answers in a row to trip the breaker.
+    fn trip(t: &mut Throttle, w: Uuid, now: Instant) {
+        for _ in 0..TRIP_AFTER {
+            t.started(w);
+            t.finished(w, false, now);
+        }
+    }
+
     #[test]
     fn a_webhook_at_its_cap_is_excluded_until_one_finishes() {
         let mut t = Throttle::new(1);
@@ -226,10 +234,7 @@ mod tests {
         let mut t = Throttle::new(100);
         let w = Uuid::new_v4();
         let now = Instant::now();
-        for _ in 0..TRIP_AFTER {
-            t.started(w);
-            t.finished(w, false, now);
-        }
+        trip(&mut t, w, now);
         let l = t.limits(now);
         assert_eq!(l.excluded, vec![w]);
         assert_eq!((l.paused, l.resume_in_ms), (vec![w], vec![5000]));
@@ -256,10 +261,7 @@ mod tests {
         let mut t = Throttle::new(8);
         let w = Uuid::new_v4();
         let now = Instant::now();
-        for _ in 0..TRIP_AFTER {
-            t.started(w);
-            t.finished(w, false, now);
-        }
+        trip(&mut t, w, now);
         let resumed = now + FIRST_PAUSE;
         let l = t.limits(resumed);
         assert_eq!(
@@ -288,10 +290,7 @@ mod tests {
         let now = Instant::now();
         let (_, before) = t.started(w);
         assert!(!t.held_back(w, before, now));
-        for _ in 0..TRIP_AFTER {
-            t.started(w);
-            t.finished(w, false, now);
-        }
+        trip(&mut t, w, now);
         assert!(t.held_back(w, before, now), "paused");
         let resumed = now + FIRST_PAUSE;
         t.limits(resumed);
