@@ -9,10 +9,16 @@
 -- others already have. `head` looks at most $4 rows ahead in index
 -- deliveries_due, so the cost stays bounded however large a sick backlog grows.
 --
+-- The claim carries ids, not the webhook's URL or secrets: those may change
+-- while the claim waits for a worker, so the worker reads them when the attempt
+-- starts (src/workers/targets.rs). `version` tells it whether what it has
+-- cached is older than what this claim saw.
+--
 -- MATERIALIZED keeps the planner from running `due` as a join that could update
 -- more than $1 rows, and from re-running the window per row when its statistics
--- are stale (the queue's size swings faster than ANALYZE). `due` re-checks only
--- the status once a row is locked, so the lookup is by primary key. SKIP LOCKED
+-- are stale (the queue's size swings faster than ANALYZE). `due` looks locked
+-- rows up by primary key and re-checks what `head` read: a disable may have
+-- held the row, a deferral moved it, another process claimed it, meanwhile. SKIP LOCKED
 -- lets concurrent claimers pass each other.
 -- Incrementing attempts makes it the lease token: completions name the attempt
 -- they claimed, so a worker whose lease ran out cannot overwrite a newer claim.
@@ -35,7 +41,7 @@ WITH head AS MATERIALIZED (
     FROM ranked r
     JOIN deliveries d ON d.id = r.id
     WHERE r.slot <= $7::int
-      AND d.status = 'pending'
+      AND d.status = 'pending' AND NOT d.held AND d.next_retry_at <= now()
     ORDER BY r.next_retry_at
     LIMIT $1
     FOR UPDATE OF d SKIP LOCKED
@@ -50,8 +56,7 @@ WITH head AS MATERIALIZED (
     RETURNING d.id, d.webhook_id, d.event_id, d.attempts, d.budget_start
 )
 SELECT c.id, c.webhook_id, c.attempts, c.attempts - c.budget_start AS attempt_in_budget,
-       w.url, w.secret,
-       CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret,
+       w.version AS webhook_version,
        e.type AS event_type, e.payload::text AS payload, e.created_at AS event_created_at
 FROM claimed c
 JOIN webhooks w ON w.id = c.webhook_id

@@ -1,10 +1,19 @@
 -- name: DeliveryRetry
 -- POST /deliveries/{id}/retry: a finished delivery goes back to pending, due now,
--- with a fresh retry budget. No row: unknown id, or pending/processing (409).
+-- with a fresh retry budget; held if its webhook is disabled. No row: unknown
+-- id, pending/processing (409), or its webhook was deleted.
+-- The share lock on the webhook orders this with a concurrent PATCH, as in
+-- webhook_retry_failed.sql.
+WITH w AS MATERIALIZED (
+    SELECT w.id, w.enabled
+    FROM webhooks w
+    WHERE w.id = (SELECT webhook_id FROM deliveries WHERE id = $1) AND w.deleted_at IS NULL
+    FOR SHARE
+)
 UPDATE deliveries d
 SET status = 'pending', next_retry_at = now(), budget_start = d.attempts,
-    completed_at = NULL, updated_at = now(),
-    held = NOT (SELECT w.enabled FROM webhooks w WHERE w.id = d.webhook_id)
-WHERE d.id = $1 AND d.status IN ('success', 'failed')
-RETURNING id, webhook_id, event_id, status, attempts, next_retry_at, last_status_code,
-          last_error, created_at, updated_at, completed_at;
+    completed_at = NULL, updated_at = now(), held = NOT w.enabled
+FROM w
+WHERE d.id = $1 AND d.webhook_id = w.id AND d.status IN ('success', 'failed')
+RETURNING d.id, d.webhook_id, d.event_id, d.status, d.attempts, d.next_retry_at, d.last_status_code,
+          d.last_error, d.created_at, d.updated_at, d.completed_at;

@@ -1,3 +1,6 @@
 -- name: Listen
--- The worker pool's wake-up connection: new deliveries and retry requests NOTIFY here.
+-- The workers' LISTEN connection: wake-ups for new due work (notify_due.sql),
+-- and every webhook's new version (trigger webhooks_announce), so that what the
+-- workers cached of a webhook is dropped before their next attempt.
 LISTEN hookrelay_deliveries;
+LISTEN hookrelay_webhooks;

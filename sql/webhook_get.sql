@@ -2,4 +2,4 @@
 -- GET /webhooks/{id}. Never selects the secret.
 SELECT id, url, event_types, description, enabled, created_at, updated_at
 FROM webhooks
-WHERE id = $1;
+WHERE id = $1 AND deleted_at IS NULL;

@@ -3,6 +3,7 @@
 -- $1, $2: the cursor (null on the first page); $3: page size + 1.
 SELECT id, url, event_types, description, enabled, created_at, updated_at
 FROM webhooks
-WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+WHERE deleted_at IS NULL
+  AND ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT $3;

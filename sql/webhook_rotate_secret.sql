@@ -6,5 +6,5 @@ SET previous_secret = secret,
     previous_secret_expires_at = now() + interval '24 hours',
     secret = $2,
     updated_at = now()
-WHERE id = $1
-RETURNING secret;
+WHERE id = $1 AND deleted_at IS NULL
+RETURNING secret, version;

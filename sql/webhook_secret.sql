@@ -1,3 +1,3 @@
 -- name: WebhookSecret
 -- GET /webhooks/{id}/secret.
-SELECT secret FROM webhooks WHERE id = $1;
+SELECT secret FROM webhooks WHERE id = $1 AND deleted_at IS NULL;

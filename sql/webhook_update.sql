@@ -1,11 +1,14 @@
 -- name: WebhookUpdate
 -- PATCH /webhooks/{id}: a null argument keeps the column as it is, except
 -- description, which $5 says whether to set (so it can be cleared to null).
+-- The row lock it takes waits for fan-outs under way (event_insert.sql locks
+-- the webhooks it fans out to), so none of them can miss a disable. Trigger
+-- webhooks_version bumps `version` when a column a send reads changes.
 UPDATE webhooks
 SET url         = coalesce($2, url),
     event_types = coalesce($3, event_types),
     enabled     = coalesce($4, enabled),
     description = CASE WHEN $5 THEN $6 ELSE description END,
     updated_at  = now()
-WHERE id = $1
-RETURNING id, url, event_types, description, enabled, created_at, updated_at;
+WHERE id = $1 AND deleted_at IS NULL
+RETURNING id, url, event_types, description, enabled, created_at, updated_at, version;

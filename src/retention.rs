@@ -4,7 +4,14 @@
 //! Deletes go in batches of a thousand rows, each its own short statement that
 //! skips rows somebody else holds, so the sweep never takes long locks or gets
 //! in the workers' way, and never touches anything pending or processing.
-//! Every process sweeps; two sweeping at once just share the work.
+//! Every process sweeps; two sweeping at once just share the work. A sweep reads
+//! a row it cannot delete yet (still pending, say) once, not once per batch:
+//! each batch starts where the previous one stopped reading.
+//!
+//! It also removes what deleted webhooks left behind (`DELETE /webhooks/{id}`
+//! only marks the webhook, so the request does not pay for its history; the
+//! handler starts `purge_deleted_webhooks` at once, and this sweep finishes the
+//! job if the process stopped first).
 
 use std::time::Duration;
 
@@ -15,6 +22,9 @@ use crate::store::{Client, Pool, StoreError};
 
 /// How often the sweeper looks for old rows.
 const EVERY: Duration = Duration::from_secs(300);
+
+/// Rows one statement deletes at most (the statements say 1000 too).
+const BATCH: u64 = 1000;
 
 /// Rows deleted by one sweep.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -28,33 +38,61 @@ pub struct Swept {
 pub async fn sweep_once(client: &Client, retention: Duration) -> Result<Swept, StoreError> {
     let cutoff: DateTime<Utc> =
         Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let webhooks_purged = purge_deleted_webhooks(client).await?;
     Ok(Swept {
-        deliveries: drain(client, sql::RETENTION_DELIVERIES, Some(cutoff)).await?,
-        events: drain(client, sql::RETENTION_EVENTS, Some(cutoff)).await?,
-        idempotency_keys: drain(client, sql::RETENTION_IDEMPOTENCY_KEYS, None).await?,
+        deliveries: walk(client, sql::RETENTION_DELIVERIES, cutoff).await? + webhooks_purged,
+        events: walk(client, sql::RETENTION_EVENTS, cutoff).await?,
+        idempotency_keys: repeat(client, sql::RETENTION_IDEMPOTENCY_KEYS, &[]).await?,
     })
 }
 
-async fn drain(
+/// Removes what deleted webhooks left behind (`DELETE /webhooks/{id}` only
+/// marks them): their deliveries in batches, then the webhooks themselves.
+/// Returns how many deliveries went.
+pub async fn purge_deleted_webhooks(client: &Client) -> Result<u64, StoreError> {
+    let deliveries = repeat(client, sql::WEBHOOK_PURGE_DELIVERIES, &[]).await?;
+    let stmt = client.prepare_cached(sql::WEBHOOK_PURGE).await?;
+    client.execute(&stmt, &[]).await?;
+    Ok(deliveries)
+}
+
+/// Runs a batch statement until it deletes less than a full batch.
+async fn repeat(
     client: &Client,
     statement: &str,
-    cutoff: Option<DateTime<Utc>>,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<u64, StoreError> {
     let stmt = client.prepare_cached(statement).await?;
     let mut total = 0;
     loop {
-        let n = match &cutoff {
-            Some(c) => client.execute(&stmt, &[c]).await?,
-            None => client.execute(&stmt, &[]).await?,
-        };
+        let n = client.execute(&stmt, params).await?;
         total += n;
-        if n < 1000 {
+        if n < BATCH {
             return Ok(total);
         }
     }
 }
 
-/// Sweeps every few minutes until aborted.
+/// Walks a table from its oldest row to `cutoff`, a batch at a time, each
+/// batch starting where the last one stopped reading; returns rows deleted.
+async fn walk(client: &Client, statement: &str, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+    let stmt = client.prepare_cached(statement).await?;
+    let mut after: (Option<DateTime<Utc>>, Option<uuid::Uuid>) = (None, None);
+    let mut total = 0;
+    loop {
+        let row = client
+            .query_one(&stmt, &[&cutoff, &after.0, &after.1])
+            .await?;
+        let read: i64 = row.get("read");
+        let deleted: i64 = row.get("deleted");
+        total += u64::try_from(deleted).unwrap_or(0);
+        if read < BATCH as i64 {
+            return Ok(total);
+        }
+        after = (row.get("last_created_at"), row.get("last_id"));
+    }
+}
+
 pub fn spawn(pool: Pool, retention: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {

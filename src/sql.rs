@@ -26,6 +26,9 @@ statements! {
     WEBHOOK_HOLD = "webhook_hold.sql";
     WEBHOOK_IN_FLIGHT = "webhook_in_flight.sql";
     WEBHOOK_DELETE = "webhook_delete.sql";
+    WEBHOOK_PURGE_DELIVERIES = "webhook_purge_deliveries.sql";
+    WEBHOOK_PURGE = "webhook_purge.sql";
+    WEBHOOK_TARGETS = "webhook_targets.sql";
     WEBHOOK_SECRET = "webhook_secret.sql";
     WEBHOOK_ROTATE_SECRET = "webhook_rotate_secret.sql";
     WEBHOOK_RETRY_FAILED = "webhook_retry_failed.sql";
@@ -48,6 +51,7 @@ statements! {
     COMPLETE_BATCH = "complete_batch.sql";
     RESCUE_EXPIRED = "rescue_expired.sql";
     RELEASE_CLAIMS = "release_claims.sql";
+    RECONCILE_HELD = "reconcile_held.sql";
 
     RETENTION_DELIVERIES = "retention_deliveries.sql";
     RETENTION_EVENTS = "retention_events.sql";

@@ -15,7 +15,7 @@ use actix_web::{App, HttpServer};
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::delivery::Sender;
+use crate::delivery::{Sender, Targets};
 use crate::metrics::Metrics;
 use crate::retention;
 use crate::sql;
@@ -117,7 +117,11 @@ impl Application {
             Ingest::spawn(pool.clone(), (config.db_pool_size / 4).clamp(1, 4));
         background.push(wakeup.spawn_notifier(pool.clone()));
         background.push(retention::spawn(pool.clone(), config.retention));
+        // Shared by the API, which announces its changes to webhooks here before
+        // answering, and the workers, which read it when an attempt starts.
+        let targets = Arc::new(Targets::default());
         let state = Data::new(AppState {
+            targets: targets.clone(),
             pool: pool.clone(),
             ingest,
             config: config.clone(),
@@ -148,6 +152,7 @@ impl Application {
                 sender,
                 wakeup.local(),
                 metrics,
+                targets,
             ))
         } else {
             None

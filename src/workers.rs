@@ -44,10 +44,9 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::delivery::Failure;
-use crate::delivery::{decide, Attempted, Outcome, Sender};
+use crate::delivery::{decide, Attempted, Current, Failure, Outcome, Sender, Target, Targets};
 use crate::metrics::Metrics;
-use crate::queue::{self, Claimed, Completion, Spread, Status};
+use crate::queue::{self, Claimed, Completion, Release, Spread, Status};
 use crate::store::{Pool, StoreError};
 
 mod throttle;
@@ -76,6 +75,8 @@ struct Shared {
     in_flight: InFlight,
     throttle: Mutex<Throttle>,
     metrics: Arc<Metrics>,
+    /// Each webhook as an attempt starting now must see it.
+    targets: Arc<Targets>,
     /// Sends under way: `HOOKRELAY_WORKERS` permits.
     sending: Arc<Semaphore>,
     /// How long after its claim an attempt may still start (`latest_start`).
@@ -102,6 +103,7 @@ impl Workers {
         sender: Sender,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
+        targets: Arc<Targets>,
     ) -> Workers {
         let (done_tx, done_rx) = mpsc::channel(config.workers.max(1) * PREFETCH);
         let latest_start = latest_start(config.lease, config.delivery_timeout);
@@ -114,6 +116,7 @@ impl Workers {
             sender,
             wake,
             metrics,
+            targets,
             in_flight: Arc::default(),
             stop_claiming: CancellationToken::new(),
             abandon: CancellationToken::new(),
@@ -156,7 +159,14 @@ impl Workers {
         for h in &self.helpers {
             h.abort();
         }
-        let unfinished: Vec<(Uuid, i32)> = lock(&self.shared.in_flight).drain().collect();
+        let unfinished: Vec<Release> = lock(&self.shared.in_flight)
+            .drain()
+            .map(|(id, attempt)| Release {
+                id,
+                attempt,
+                hold: false,
+            })
+            .collect();
         if !unfinished.is_empty() {
             let released = async {
                 let client = self.shared.pool.get().await?;
@@ -260,6 +270,7 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
         };
         let got = claimed.len();
         busy = got == asked;
+        load_targets(&shared, &claimed).await;
         let lanes: Vec<_> = {
             let mut in_flight = lock(&shared.in_flight);
             let mut throttle = lock(&shared.throttle);
@@ -326,15 +337,27 @@ struct Claim {
 
 async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completion>) {
     let d = &claim.delivery;
+    let mut changes = shared.targets.changes();
     let slots = async {
         let lane = claim.lane.clone().acquire_owned().await.ok()?;
         let worker = shared.sending.clone().acquire_owned().await.ok()?;
         Some((lane, worker))
     };
-    let slots = tokio::select! {
-        s = slots => s,
-        // Not started: shutdown hands it back with the other unfinished claims.
-        _ = shared.stop_claiming.cancelled() => None,
+    tokio::pin!(slots);
+    let slots = loop {
+        tokio::select! {
+            s = &mut slots => break s,
+            // Not started: shutdown hands it back with the other unfinished claims.
+            _ = shared.stop_claiming.cancelled() => break None,
+            // A webhook changed while this waited: one disabled or deleted
+            // gets its claims back now, not when a worker frees up.
+            Ok(()) = changes.changed() => {
+                if matches!(shared.targets.current(d.webhook_id), Current::Stop) {
+                    hand_back(&shared, d, true).await;
+                    return;
+                }
+            }
+        }
     };
     let Some(slots) = slots else {
         lock(&shared.throttle).abandoned(d.webhook_id);
@@ -345,12 +368,24 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
         || lock(&shared.throttle).held_back(d.webhook_id, claim.trips, now)
     {
         drop(slots);
-        hand_back(&shared, d).await;
+        hand_back(&shared, d, false).await;
         return;
     }
+    // The webhook as it is now: a change announced since the claim applies.
+    let target = match target_now(&shared, d.webhook_id).await {
+        Ok(Some(target)) => target,
+        stopped => {
+            drop(slots);
+            if let Err(e) = &stopped {
+                tracing::warn!(error = %e, webhook_id = %d.webhook_id, "could not read the webhook before an attempt; handing the claim back");
+            }
+            hand_back(&shared, d, stopped.is_ok()).await;
+            return;
+        }
+    };
     shared.metrics.attempt_started();
     let attempted = tokio::select! {
-        a = shared.sender.send(d) => a,
+        a = shared.sender.send(d, &target) => a,
         _ = shared.abandon.cancelled() => {
             drop(slots);
             lock(&shared.throttle).abandoned(d.webhook_id);
@@ -390,22 +425,63 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
     let _ = done.send(completion(d, attempted, outcome)).await;
 }
 
-/// Returns a claim that will not be attempted now, because it waited so long
-/// for a worker that its lease might run out during the attempt, or because
-/// the breaker paused its webhook meanwhile: back to pending, due now, the
-/// attempt uncounted. If that fails, the lease brings it back later.
-async fn hand_back(shared: &Shared, d: &Claimed) {
+/// Returns a claim that will not be attempted now: back to pending, due now,
+/// the attempt uncounted; held (`hold`) if its webhook was found disabled. The
+/// reasons: it waited so long for a worker that its lease might run out during
+/// the attempt, the breaker paused its webhook meanwhile, or its webhook was
+/// disabled or deleted. If the release fails, the lease brings it back later.
+async fn hand_back(shared: &Shared, d: &Claimed, hold: bool) {
+    lock(&shared.throttle).abandoned(d.webhook_id);
+    let claim = Release {
+        id: d.id,
+        attempt: d.attempt,
+        hold,
+    };
     let released = async {
         let client = shared.pool.get().await?;
-        queue::release(&client, &[(d.id, d.attempt)]).await
+        queue::release(&client, &[claim]).await
     }
     .await;
     if let Err(e) = released {
         tracing::warn!(error = %e, delivery_id = %d.id, "could not hand back a claim; its lease will expire");
     }
     lock(&shared.in_flight).remove(&d.id);
-    lock(&shared.throttle).abandoned(d.webhook_id);
     shared.wake.notify_one();
+}
+
+/// After a claim: reads, in one statement, the webhooks the claim names that
+/// are not cached at the version it saw. If that fails, each attempt reads its
+/// own when it starts.
+async fn load_targets(shared: &Shared, claimed: &[Claimed]) {
+    let missing = shared
+        .targets
+        .missing(claimed.iter().map(|d| (d.webhook_id, d.webhook_version)));
+    if missing.is_empty() {
+        return;
+    }
+    let loaded = async {
+        let client = shared.pool.get().await?;
+        shared.targets.load(&client, &missing).await
+    }
+    .await;
+    if let Err(e) = loaded {
+        tracing::debug!(error = %e, "could not read the claimed webhooks; attempts will");
+    }
+}
+
+/// The webhook as an attempt starting now must see it; `None`: disabled or deleted.
+async fn target_now(shared: &Shared, webhook_id: Uuid) -> Result<Option<Arc<Target>>, StoreError> {
+    match shared.targets.current(webhook_id) {
+        Current::Send(t) => return Ok(Some(t)),
+        Current::Stop => return Ok(None),
+        Current::Unknown => {}
+    }
+    let client = shared.pool.get().await?;
+    let mut answers = shared.targets.load(&client, &[webhook_id]).await?;
+    Ok(match answers.remove(&webhook_id) {
+        Some(Current::Send(t)) => Some(t),
+        _ => None,
+    })
 }
 
 fn log_attempt(d: &Claimed, a: &Attempted, outcome: &Outcome) {
@@ -498,7 +574,8 @@ async fn write_batch(shared: &Shared, batch: &[Completion]) {
     }
 }
 
-/// Keeps a LISTEN connection open, reconnecting after failures.
+/// Keeps a LISTEN connection open, reconnecting after failures. While it is
+/// down, the targets cache knows nothing (every attempt reads its webhook).
 async fn listen(shared: Arc<Shared>) {
     let mut backoff = Backoff(0);
     loop {
@@ -506,6 +583,7 @@ async fn listen(shared: Arc<Shared>) {
         if let Err(e) = listen_once(&shared).await {
             tracing::debug!(error = %e, "LISTEN connection lost");
         }
+        shared.targets.listening(false);
         if started.elapsed() > Duration::from_secs(10) {
             backoff = Backoff(0);
         }
@@ -519,7 +597,20 @@ async fn listen_once(shared: &Shared) -> Result<(), StoreError> {
     let wake = &shared.wake;
     let drive = async {
         while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
-            if let AsyncMessage::Notification(_) = message? {
+            let AsyncMessage::Notification(n) = message? else {
+                continue;
+            };
+            if n.channel() == "hookrelay_webhooks" {
+                // "<id> <version>", from trigger webhooks_announce.
+                let mut parts = n.payload().split(' ');
+                let id = parts.next().and_then(|p| Uuid::parse_str(p).ok());
+                let version = parts.next().and_then(|p| p.parse::<i64>().ok());
+                match id.zip(version) {
+                    Some((id, version)) => shared.targets.announce(id, version),
+                    // Not ours to read: forget everything rather than miss a change.
+                    None => shared.targets.listening(true),
+                }
+            } else {
                 wake.notify_one();
             }
         }
@@ -527,6 +618,8 @@ async fn listen_once(shared: &Shared) -> Result<(), StoreError> {
     };
     let subscribe = async {
         client.batch_execute(crate::sql::LISTEN).await?;
+        // Changes made while nobody listened are read afresh from here on.
+        shared.targets.listening(true);
         // Anything that arrived while we were not listening is found by this wake-up.
         wake.notify_one();
         std::future::pending::<Result<(), StoreError>>().await
@@ -537,7 +630,9 @@ async fn listen_once(shared: &Shared) -> Result<(), StoreError> {
     }
 }
 
-/// Hands expired leases back on a timer: a quarter of the lease, between 100 ms and 5 s.
+/// Hands expired leases back on a timer: a quarter of the lease, between 100 ms
+/// and 5 s. On the same timer, the safety net of `held`: pending deliveries
+/// held under an enabled webhook are released (none should be found).
 async fn rescue(shared: Arc<Shared>) {
     let every = (shared.config.lease / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
     let max_attempts = shared.config.retry_schedule.max_attempts();
@@ -555,6 +650,22 @@ async fn rescue(shared: Arc<Shared>) {
                 shared.wake.notify_one();
             }
             Err(e) => tracing::debug!(error = %e, "rescuer could not reach the database"),
+        }
+        let reconciled = async {
+            let client = shared.pool.get().await?;
+            queue::reconcile_held(&client).await
+        }
+        .await;
+        match reconciled {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(
+                    count = n,
+                    "released deliveries held under an enabled webhook"
+                );
+                shared.wake.notify_one();
+            }
+            Err(e) => tracing::debug!(error = %e, "could not reconcile held deliveries"),
         }
     }
 }

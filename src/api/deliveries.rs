@@ -82,7 +82,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     tag = "deliveries",
     summary = "Send a finished delivery again, with a fresh retry budget",
     params(("id" = String, Path, description = "The delivery's id (a UUID)")),
-    responses((status = 202, body = Delivery), (status = 404, description = "No such delivery", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The delivery is pending or processing", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 202, body = Delivery), (status = 404, description = "No such delivery", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The delivery is pending or processing, or its webhook was deleted", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn retry(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("delivery", &id)?;
@@ -94,6 +94,9 @@ pub async fn retry(state: Data<AppState>, id: Path<String>) -> Result<HttpRespon
         Retry::NotFound => Err(not_found_id("delivery", id)),
         Retry::Busy(status) => Err(ApiError::Conflict(format!(
             "delivery {id} is {status}; only a success or failed delivery can be retried"
+        ))),
+        Retry::WebhookDeleted => Err(ApiError::Conflict(format!(
+            "delivery {id} cannot be retried: its webhook was deleted"
         ))),
     }
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     /// Told whenever a request creates work that is due now.
     pub wakeup: crate::wakeup::Wakeup,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Told of every change to a webhook before the request that made it returns.
+    pub targets: std::sync::Arc<crate::delivery::Targets>,
 }
 
 impl AppState {

@@ -1,9 +1,11 @@
 //! The API's one error type, and its one mapping to HTTP: problem+json (RFC 9457).
 //!
 //! Handlers return `ApiError`; nothing else in the API builds an error response.
-//! A database that cannot be reached is a 503 the client can retry. A database
-//! error of any other kind is a bug of ours: it is logged in full and answered
-//! with a 500 that says nothing about the internals.
+//! A database that cannot be reached is a 503 the client can retry. A value
+//! the database refuses (a CHECK, a type's limits) is the client's input: a
+//! 422 naming the field. A database error of any other kind is a bug of ours:
+//! it is logged (SQLSTATE, constraint, message; never a row's contents) and
+//! answered with a 500 that says nothing about the internals.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -69,13 +71,42 @@ impl ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// The database refusing a value is the client's input at fault, whatever
+    /// check let it through: a 4xx naming the field (from the constraint),
+    /// never a 500. What the handlers validate should make these rare.
     fn from(e: StoreError) -> ApiError {
         if e.is_unavailable() {
-            ApiError::Unavailable(e)
-        } else {
-            ApiError::Internal(e)
+            return ApiError::Unavailable(e);
+        }
+        let refused = |what: &str| {
+            let field = e.constraint().map_or("request", field_of);
+            let why = e.db_message().unwrap_or("refused");
+            format!("{field}: {what} ({why})")
+        };
+        match e.code() {
+            // Data exceptions, check and not-null violations, program limits.
+            Some(c)
+                if c.starts_with("22") || c.starts_with("54") || c == "23514" || c == "23502" =>
+            {
+                ApiError::Invalid(refused("the database refused this value"))
+            }
+            // Unique and foreign key: a concurrent change got there first.
+            Some("23505" | "23503") => {
+                ApiError::Conflict(refused("conflicts with a concurrent change; try again"))
+            }
+            _ => ApiError::Internal(e),
         }
     }
+}
+
+/// The field a constraint guards, from Postgres' naming of column constraints
+/// (`webhooks_url_check` guards `url`).
+fn field_of(constraint: &str) -> &str {
+    let name = constraint
+        .trim_end_matches("_check")
+        .trim_end_matches("_fkey")
+        .trim_end_matches("_key");
+    name.split_once('_').map_or(name, |(_table, field)| field)
 }
 
 #[derive(utoipa::ToSchema, Serialize)]
@@ -104,7 +135,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            ApiError::Internal(e) => tracing::error!(error = ?e, "request failed"),
+            // Display: the SQLSTATE, constraint and message, never a row's contents.
+            ApiError::Internal(e) => tracing::error!(error = %e, "request failed"),
             ApiError::Unavailable(e) => tracing::warn!(error = %e, "database unavailable"),
             _ => {}
         }

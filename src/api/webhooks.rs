@@ -175,9 +175,11 @@ pub async fn update(
             .transpose()?,
     };
     let enabling = changes.enabled == Some(true);
-    let webhook = webhooks::update(&mut state.db().await?, id, changes)
+    let (webhook, version) = webhooks::update(&mut state.db().await?, id, &changes)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
+    // Before answering: every attempt that starts after this returns sees the change.
+    state.targets.announce(id, version);
     if enabling {
         // Its held deliveries are due again.
         state.wakeup.new_work();
@@ -195,12 +197,26 @@ pub async fn update(
 )]
 pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    // A claimed delivery is sent within its lease or not at all (workers.rs,
-    // latest_start): waiting out one lease covers claims still queued to send.
+    let version = webhooks::delete(&mut state.db().await?, id)
+        .await?
+        .ok_or_else(|| not_found_id("webhook", id))?;
+    // No attempt starts here from now on; other processes hear it by NOTIFY.
+    state.targets.announce(id, version);
+    // Attempts already under way finish (or are handed back) before this
+    // returns, so nothing is sent afterwards. A claimed delivery is sent within
+    // its lease or not at all (workers.rs, latest_start): one lease bounds the wait.
     let wait = state.config.lease + std::time::Duration::from_secs(1);
-    if !webhooks::delete(&mut state.db().await?, id, wait).await? {
-        return Err(not_found_id("webhook", id));
-    }
+    webhooks::wait_until_idle(&state.pool, id, wait).await?;
+    // Its history goes in the background; the retention sweep finishes the job
+    // if this process stops first.
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        let purged =
+            async { crate::retention::purge_deleted_webhooks(&pool.get().await?).await }.await;
+        if let Err(e) = purged {
+            tracing::warn!(error = %e, webhook_id = %id, "could not purge a deleted webhook yet; the retention sweep will");
+        }
+    });
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -233,9 +249,10 @@ pub async fn rotate_secret(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    let secret = webhooks::rotate_secret(&state.db().await?, id, &Secret::generate())
+    let (secret, version) = webhooks::rotate_secret(&state.db().await?, id, &Secret::generate())
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
+    state.targets.announce(id, version);
     Ok(HttpResponse::Ok().json(SecretBody { secret }))
 }
 

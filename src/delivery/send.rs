@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::guard::{self, GuardedResolver, Refused};
 use super::sign;
+use super::targets::Target;
 use crate::domain::{Secret, WebhookUrl};
 use crate::queue::Claimed;
 
@@ -91,10 +92,11 @@ impl Sender {
         })
     }
 
-    pub async fn send(&self, d: &Claimed) -> Attempted {
+    /// Sends one attempt of `d` to `target`, the webhook as it is now.
+    pub async fn send(&self, d: &Claimed, target: &Target) -> Attempted {
         let started_at = Utc::now();
         let clock = Instant::now();
-        let result = self.request(d).await;
+        let result = self.request(d, target).await;
         Attempted {
             started_at,
             duration: clock.elapsed(),
@@ -102,9 +104,9 @@ impl Sender {
         }
     }
 
-    async fn request(&self, d: &Claimed) -> Result<Answer, Failure> {
-        let url =
-            WebhookUrl::parse(&d.url).map_err(|e| Failure::Other(format!("webhook URL {e}")))?;
+    async fn request(&self, d: &Claimed, target: &Target) -> Result<Answer, Failure> {
+        let url = WebhookUrl::parse(&target.url)
+            .map_err(|e| Failure::Other(format!("webhook URL {e}")))?;
         if !self.allow_private {
             if let Some(ip) = guard::literal_ip(&url) {
                 if guard::is_forbidden(ip) {
@@ -114,12 +116,9 @@ impl Sender {
                 }
             }
         }
-        let secret = Secret::parse(&d.secret)
+        let secret = Secret::parse(&target.secret)
             .map_err(|_| Failure::Other("the webhook's secret is unreadable".into()))?;
-        let previous = d
-            .previous_secret
-            .as_deref()
-            .and_then(|s| Secret::parse(s).ok());
+        let previous = target.previous_secret().and_then(|s| Secret::parse(s).ok());
         let mut secrets = vec![&secret];
         secrets.extend(previous.as_ref());
 

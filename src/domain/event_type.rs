@@ -65,6 +65,10 @@ impl EventTypeFilter {
     pub fn into_inner(self) -> Vec<String> {
         self.0
     }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,14 @@ impl WebhookUrl {
         if url.host().is_none() {
             return Err("must name a host".into());
         }
+        // What is stored is the normalised form, which can be longer than what
+        // was given (a space becomes %20): the limit applies to that.
+        if url.as_str().len() > 2048 {
+            return Err(format!(
+                "must be at most 2048 characters once normalised, got {}",
+                url.as_str().len()
+            ));
+        }
         Ok(WebhookUrl(url))
     }
 
@@ -52,5 +60,9 @@ mod tests {
         assert!(WebhookUrl::parse("/relative").is_err());
         assert!(WebhookUrl::parse("not a url").is_err());
         assert!(WebhookUrl::parse(&format!("https://e.com/{}", "a".repeat(2048))).is_err());
+        // 1,500 characters given, 3,000 once each space is %20.
+        let spaced = format!("https://e.com/{}", " a".repeat(740));
+        assert!(spaced.len() <= 2048);
+        assert!(WebhookUrl::parse(&spaced).is_err());
     }
 }

@@ -8,8 +8,9 @@ use uuid::Uuid;
 use crate::sql;
 use crate::store::{Client, StoreError};
 
-/// A claimed delivery with everything needed to send it: no further query is
-/// made between the claim and the HTTP request.
+/// A claimed delivery: the event it carries, and which webhook it goes to. The
+/// webhook's URL and secrets are not copied here: they may change before the
+/// attempt starts, which reads them then (`delivery::targets`).
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: Uuid,
@@ -18,10 +19,8 @@ pub struct Claimed {
     pub attempt: i32,
     /// This attempt's number within the current retry budget (1 = first try).
     pub attempt_in_budget: i32,
-    pub url: String,
-    pub secret: String,
-    /// The secret before a rotation, while it is still honoured.
-    pub previous_secret: Option<String>,
+    /// The webhook's version when the claim was taken.
+    pub webhook_version: i64,
     pub event_type: String,
     pub payload: String,
     pub event_created_at: DateTime<Utc>,
@@ -70,9 +69,7 @@ pub async fn claim(
             webhook_id: r.get("webhook_id"),
             attempt: r.get("attempts"),
             attempt_in_budget: r.get("attempt_in_budget"),
-            url: r.get("url"),
-            secret: r.get("secret"),
-            previous_secret: r.get("previous_secret"),
+            webhook_version: r.get("webhook_version"),
             event_type: r.get("event_type"),
             payload: r.get("payload"),
             event_created_at: r.get("event_created_at"),

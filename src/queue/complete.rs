@@ -45,6 +45,11 @@ pub struct Completion {
 /// Writes a batch of completions in one statement; returns the ids whose lease
 /// still held (the others changed nothing).
 pub async fn complete(client: &Client, batch: &[Completion]) -> Result<HashSet<Uuid>, StoreError> {
+    // Rows are locked in id order, as every statement that locks many
+    // deliveries does, so a completion cannot deadlock with a disable.
+    let mut sorted: Vec<&Completion> = batch.iter().collect();
+    sorted.sort_unstable_by_key(|c| c.id);
+    let batch = sorted;
     let stmt = client.prepare_cached(sql::COMPLETE_BATCH).await?;
     let ids: Vec<Uuid> = batch.iter().map(|c| c.id).collect();
     let attempts: Vec<i32> = batch.iter().map(|c| c.attempt).collect();

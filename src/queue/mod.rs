@@ -18,4 +18,4 @@ mod rescue;
 
 pub use claim::{claim, defer_paused, next_due, Claimed, Spread};
 pub use complete::{complete, Completion, Status};
-pub use rescue::{release, rescue_expired};
+pub use rescue::{reconcile_held, release, rescue_expired, Release};

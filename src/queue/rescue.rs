@@ -13,13 +13,33 @@ pub async fn rescue_expired(client: &Client, max_attempts: i32) -> Result<u64, S
     Ok(client.query(&stmt, &[&max_attempts]).await?.len() as u64)
 }
 
-/// Hands back claims that were never finished, uncounted and due now.
-pub async fn release(client: &Client, claims: &[(Uuid, i32)]) -> Result<u64, StoreError> {
+/// A claim handed back unsent.
+#[derive(Debug, Clone, Copy)]
+pub struct Release {
+    pub id: Uuid,
+    pub attempt: i32,
+    /// Its webhook was found disabled: hold it with the webhook's other deliveries.
+    pub hold: bool,
+}
+
+/// Hands back claims that were never sent, uncounted and due now.
+pub async fn release(client: &Client, claims: &[Release]) -> Result<u64, StoreError> {
     if claims.is_empty() {
         return Ok(0);
     }
+    let mut claims = claims.to_vec();
+    // Locks in id order, as every statement that locks many deliveries does.
+    claims.sort_unstable_by_key(|c| c.id);
     let stmt = client.prepare_cached(sql::RELEASE_CLAIMS).await?;
-    let ids: Vec<Uuid> = claims.iter().map(|c| c.0).collect();
-    let attempts: Vec<i32> = claims.iter().map(|c| c.1).collect();
-    Ok(client.execute(&stmt, &[&ids, &attempts]).await?)
+    let ids: Vec<Uuid> = claims.iter().map(|c| c.id).collect();
+    let attempts: Vec<i32> = claims.iter().map(|c| c.attempt).collect();
+    let hold: Vec<bool> = claims.iter().map(|c| c.hold).collect();
+    Ok(client.execute(&stmt, &[&ids, &attempts, &hold]).await?)
+}
+
+/// The safety net of `held` (sql/reconcile_held.sql): releases pending rows
+/// held under an enabled webhook; returns how many it found.
+pub async fn reconcile_held(client: &Client) -> Result<u64, StoreError> {
+    let stmt = client.prepare_cached(sql::RECONCILE_HELD).await?;
+    Ok(client.execute(&stmt, &[]).await?)
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{Client, Page, StoreError};
+use super::{retry_transient, Client, Page, StoreError};
 use crate::sql;
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
@@ -119,16 +119,22 @@ pub enum Retry {
     NotFound,
     /// The delivery is pending or processing: it is already on its way.
     Busy(String),
+    /// Its webhook was deleted: there is nowhere to send it.
+    WebhookDeleted,
 }
 
 /// Puts a finished delivery back in the queue, due now, with a fresh retry budget.
 pub async fn retry(client: &Client, id: Uuid) -> Result<Retry, StoreError> {
     let stmt = client.prepare_cached(sql::DELIVERY_RETRY).await?;
-    if let Some(row) = client.query_opt(&stmt, &[&id]).await? {
+    let stmt = &stmt;
+    if let Some(row) =
+        retry_transient(|| async move { client.query_opt(stmt, &[&id]).await }).await?
+    {
         return Ok(Retry::Requeued(Delivery::from_row(&row)));
     }
     Ok(match get(client, id).await? {
         None => Retry::NotFound,
+        Some(d) if d.status == "success" || d.status == "failed" => Retry::WebhookDeleted,
         Some(d) => Retry::Busy(d.status),
     })
 }

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::{Pool, StoreError};
+use super::{transient, Pool, StoreError};
 use crate::sql;
 
 /// Most events in one statement, and most payload bytes.
@@ -170,7 +170,22 @@ async fn write(pool: &Pool, batch: Vec<Job>) {
     }
 }
 
+/// Writes a batch, again if it lost a race with a concurrent change (see
+/// `store::transient`): the whole batch is one statement, so a retry is safe.
 async fn write_batch(pool: &Pool, batch: &[Job]) -> Result<HashMap<Uuid, Inserted>, StoreError> {
+    let mut tries = 0;
+    loop {
+        match write_batch_once(pool, batch).await {
+            Err(e) if transient(&e, &mut tries).await => continue,
+            done => return done,
+        }
+    }
+}
+
+async fn write_batch_once(
+    pool: &Pool,
+    batch: &[Job],
+) -> Result<HashMap<Uuid, Inserted>, StoreError> {
     let client = pool.get().await?;
     let ids: Vec<Uuid> = batch.iter().map(|j| j.id).collect();
     let types: Vec<&str> = batch.iter().map(|j| j.event_type.as_str()).collect();

@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "no_unfinished_index",
         sql: include_str!("../../migrations/0004_no_unfinished_index.sql"),
     },
+    Migration {
+        version: 5,
+        name: "webhook_state",
+        sql: include_str!("../../migrations/0005_webhook_state.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

@@ -22,7 +22,11 @@ use tokio_postgres::NoTls;
 
 pub use deadpool_postgres::{Client, Pool};
 
-#[derive(Debug, thiserror::Error)]
+/// What went wrong with the database. Its Display and Debug never carry a
+/// row's contents: Postgres puts them in an error's DETAIL ("Failing row
+/// contains (..., whsec_...)"), so only the SQLSTATE, the constraint and the
+/// message are shown, wherever the error is logged.
+#[derive(thiserror::Error)]
 pub enum StoreError {
     #[error("database URL is invalid: {0}")]
     BadUrl(#[source] tokio_postgres::Error),
@@ -30,8 +34,8 @@ pub enum StoreError {
     Build(String),
     #[error("no database connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database error: {0}")]
-    Db(#[from] tokio_postgres::Error),
+    #[error("database error: {}", describe(.0))]
+    Db(tokio_postgres::Error),
     #[error("stored data is not as expected: {0}")]
     Inconsistent(String),
     /// The database was away for a whole batch of work, or the process is stopping.
@@ -39,7 +43,55 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> StoreError {
+        StoreError::Db(e)
+    }
+}
+
+impl std::fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// A database error without DETAIL, HINT or WHERE, which may quote data.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let constraint = db
+                .constraint()
+                .map(|c| format!(" (constraint {c})"))
+                .unwrap_or_default();
+            format!(
+                "{} {}{constraint}: {}",
+                db.severity(),
+                db.code().code(),
+                db.message()
+            )
+        }
+        // Not from the server (a closed connection, a type mismatch): no row data.
+        None => e.to_string(),
+    }
+}
+
 impl StoreError {
+    /// The constraint a database error names, if any.
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            StoreError::Db(e) => e.as_db_error().and_then(|d| d.constraint()),
+            _ => None,
+        }
+    }
+
+    /// The server's message, without DETAIL (which may quote data).
+    pub fn db_message(&self) -> Option<&str> {
+        match self {
+            StoreError::Db(e) => e.as_db_error().map(|d| d.message()),
+            _ => None,
+        }
+    }
+
     /// True when the database could not be reached or went away: callers answer
     /// 503 and retry later, rather than treat it as a bug.
     pub fn is_unavailable(&self) -> bool {
@@ -61,6 +113,47 @@ impl StoreError {
         match self {
             StoreError::Db(e) => e.code().map(|c| c.code()),
             _ => None,
+        }
+    }
+}
+
+/// How many times a statement that lost a deadlock, a serialization conflict
+/// or a race with a concurrent delete is tried again before its error stands.
+const TRANSIENT_TRIES: u32 = 4;
+
+impl StoreError {
+    /// A conflict between concurrent transactions that another try resolves:
+    /// a deadlock (40P01), a serialization failure (40001), or a foreign key
+    /// whose row a concurrent delete removed (23503).
+    pub fn is_transient(&self) -> bool {
+        matches!(self.code(), Some("40P01" | "40001" | "23503"))
+    }
+}
+
+/// True, after a short randomized pause, when `e` is transient and `tries`
+/// (counted here) allows another try: for loops that retry a transaction.
+pub async fn transient(e: &StoreError, tries: &mut u32) -> bool {
+    if !e.is_transient() || *tries >= TRANSIENT_TRIES {
+        return false;
+    }
+    *tries += 1;
+    let ms = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=5u64) * u64::from(*tries);
+    tracing::debug!(error = %e, tries = *tries, "transient database conflict; trying again");
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    true
+}
+
+/// Runs `op` again while it fails transiently (see `transient`).
+pub async fn retry_transient<T, F, Fut>(mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        match op().await.map_err(StoreError::from) {
+            Err(e) if transient(&e, &mut tries).await => continue,
+            done => return done,
         }
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{Client, Page, StoreError};
+use super::{retry_transient, transient, Client, Page, Pool, StoreError};
 use crate::domain::{EventTypeFilter, Secret, WebhookUrl};
 use crate::sql;
 
@@ -93,18 +93,33 @@ pub async fn list(client: &Client, page: Page) -> Result<Vec<Webhook>, StoreErro
 }
 
 /// Applies a PATCH, holding or releasing pending deliveries in the same
-/// transaction when `enabled` changes.
+/// transaction when `enabled` changes. Returns the webhook and its version,
+/// which the caller announces to the workers before answering.
 pub async fn update(
     client: &mut Client,
     id: Uuid,
-    changes: WebhookChanges,
-) -> Result<Option<Webhook>, StoreError> {
+    changes: &WebhookChanges,
+) -> Result<Option<(Webhook, i64)>, StoreError> {
+    let mut tries = 0;
+    loop {
+        match update_once(client, id, changes).await {
+            Err(e) if transient(&e, &mut tries).await => continue,
+            done => return done,
+        }
+    }
+}
+
+async fn update_once(
+    client: &mut Client,
+    id: Uuid,
+    changes: &WebhookChanges,
+) -> Result<Option<(Webhook, i64)>, StoreError> {
     let tx = client.transaction().await?;
     let stmt = tx.prepare_cached(sql::WEBHOOK_UPDATE).await?;
     let url = changes.url.as_ref().map(WebhookUrl::as_str);
-    let event_types = changes.event_types.map(EventTypeFilter::into_inner);
+    let event_types = changes.event_types.as_ref().map(EventTypeFilter::as_slice);
     let set_description = changes.description.is_some();
-    let description = changes.description.flatten();
+    let description = changes.description.clone().flatten();
     let Some(row) = tx
         .query_opt(
             &stmt,
@@ -126,36 +141,52 @@ pub async fn update(
         tx.execute(&hold, &[&id, &!enabled]).await?;
     }
     tx.commit().await?;
-    Ok(Some(Webhook::from_row(&row)))
+    Ok(Some((Webhook::from_row(&row), row.get("version"))))
 }
 
-/// Deletes a webhook so that nothing is sent to it once this returns: first it is
-/// disabled (no new claims), then this waits for claims already taken to be sent
-/// or handed back (at most `in_flight_wait`, one lease), then the row and its
-/// deliveries go.
-pub async fn delete(
-    client: &mut Client,
-    id: Uuid,
-    in_flight_wait: Duration,
-) -> Result<bool, StoreError> {
-    let changes = WebhookChanges {
-        enabled: Some(false),
-        ..WebhookChanges::default()
-    };
-    if update(client, id, changes).await?.is_none() {
-        return Ok(false);
-    }
-    let in_flight = client.prepare_cached(sql::WEBHOOK_IN_FLIGHT).await?;
-    let deadline = tokio::time::Instant::now() + in_flight_wait;
-    while tokio::time::Instant::now() < deadline {
-        let n: i64 = client.query_one(&in_flight, &[&id]).await?.get("in_flight");
-        if n == 0 {
-            break;
+/// Deletes a webhook: it becomes a tombstone, disabled, its unfinished
+/// deliveries held, in one transaction whose cost is that of what is
+/// unfinished. Returns the webhook's final version (to announce), or `None`
+/// if there is no such webhook. Its rows are purged later
+/// (`retention::purge_deleted_webhooks`).
+pub async fn delete(client: &mut Client, id: Uuid) -> Result<Option<i64>, StoreError> {
+    let mut tries = 0;
+    loop {
+        match delete_once(client, id).await {
+            Err(e) if transient(&e, &mut tries).await => continue,
+            done => return done,
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let stmt = client.prepare_cached(sql::WEBHOOK_DELETE).await?;
-    Ok(client.execute(&stmt, &[&id]).await? > 0)
+}
+
+async fn delete_once(client: &mut Client, id: Uuid) -> Result<Option<i64>, StoreError> {
+    let tx = client.transaction().await?;
+    let stmt = tx.prepare_cached(sql::WEBHOOK_DELETE).await?;
+    let Some(row) = tx.query_opt(&stmt, &[&id]).await? else {
+        return Ok(None);
+    };
+    let hold = tx.prepare_cached(sql::WEBHOOK_HOLD).await?;
+    tx.execute(&hold, &[&id, &true]).await?;
+    tx.commit().await?;
+    Ok(Some(row.get("version")))
+}
+
+/// After a delete: waits (at most `within`) until no attempt to the webhook is
+/// under way anywhere, so that nothing is sent once DELETE has returned. Takes
+/// a pooled connection only for each short check.
+pub async fn wait_until_idle(pool: &Pool, id: Uuid, within: Duration) -> Result<(), StoreError> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let n: i64 = {
+            let client = pool.get().await?;
+            let stmt = client.prepare_cached(sql::WEBHOOK_IN_FLIGHT).await?;
+            client.query_one(&stmt, &[&id]).await?.get("in_flight")
+        };
+        if n == 0 || tokio::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 pub async fn secret(client: &Client, id: Uuid) -> Result<Option<String>, StoreError> {
@@ -173,22 +204,27 @@ pub async fn retry_failed(
     id: Uuid,
     since: Option<DateTime<Utc>>,
 ) -> Result<Option<u64>, StoreError> {
-    if get(client, id).await?.is_none() {
-        return Ok(None);
-    }
     let stmt = client.prepare_cached(sql::WEBHOOK_RETRY_FAILED).await?;
-    Ok(Some(client.execute(&stmt, &[&id, &since]).await?))
+    let stmt = &stmt;
+    let row =
+        retry_transient(|| async move { client.query_one(stmt, &[&id, &since]).await }).await?;
+    let found: i64 = row.get("found");
+    let requeued: i64 = row.get("requeued");
+    Ok((found > 0).then(|| u64::try_from(requeued).unwrap_or(0)))
 }
 
 /// Replaces the secret, keeping the old one for signing during 24 hours.
+/// Returns the new secret and the webhook's version (to announce).
 pub async fn rotate_secret(
     client: &Client,
     id: Uuid,
     new: &Secret,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<(String, i64)>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_ROTATE_SECRET).await?;
-    Ok(client
-        .query_opt(&stmt, &[&id, &new.expose()])
-        .await?
-        .map(|r| r.get("secret")))
+    let (stmt, new) = (&stmt, new.expose());
+    Ok(
+        retry_transient(|| async move { client.query_opt(stmt, &[&id, &new]).await })
+            .await?
+            .map(|r| (r.get("secret"), r.get("version"))),
+    )
 }

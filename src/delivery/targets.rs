@@ -1,0 +1,326 @@
+//! Where an attempt goes and how it is signed, as of the moment it starts.
+//!
+//! A claim may wait a while for a worker (claims run ahead of the sends), and a
+//! webhook may change meanwhile: a new URL, a rotated secret, a disable, a
+//! delete. Every attempt must follow the webhook as it is when the attempt
+//! starts, so a claim carries only the webhook's id and the `version` it saw,
+//! and the worker asks this cache when the send is about to start.
+//!
+//! The cache is kept true by being told of every change, not by asking the
+//! database before each send (a query per attempt would cost the drain rate):
+//!
+//! - A change made through this process's API is announced here before the
+//!   request returns (`announce`), so it binds every attempt that starts later.
+//! - A change made anywhere else (another process sharing the database, psql)
+//!   bumps `webhooks.version` by trigger, which NOTIFYs the new version; the
+//!   workers' LISTEN connection announces it here.
+//! - While that connection is down, announcements may be missed: the cache
+//!   answers `Unknown` to everything, so each attempt reads the database, and
+//!   when the connection is back the cache starts empty (`listening`).
+//!
+//! A load that started before a change was announced cannot put the older
+//! version back: loads carry the generation they started in and are compared
+//! by version with what was announced.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::sql;
+use crate::store::{Client, StoreError};
+
+/// What a send needs from its webhook.
+#[derive(Debug)]
+pub struct Target {
+    pub id: Uuid,
+    pub version: i64,
+    /// False for a disabled or deleted webhook: nothing may start.
+    pub enabled: bool,
+    pub url: String,
+    pub secret: String,
+    /// The secret before a rotation, while it is honoured (until the time given).
+    pub previous_secret: Option<(String, DateTime<Utc>)>,
+}
+
+impl Target {
+    /// The previous secret, if it is still honoured now.
+    pub fn previous_secret(&self) -> Option<&str> {
+        self.previous_secret
+            .as_ref()
+            .filter(|(_, until)| *until > Utc::now())
+            .map(|(s, _)| s.as_str())
+    }
+}
+
+/// The answer for one webhook.
+#[derive(Debug, Clone)]
+pub enum Current {
+    /// Send to this.
+    Send(Arc<Target>),
+    /// Disabled or deleted: start nothing.
+    Stop,
+    /// Not known for certain here: read the database.
+    Unknown,
+}
+
+/// Cached entries beyond which the cache starts over (a busy process touches
+/// a few thousand webhooks; this only bounds memory).
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Default)]
+struct Inner {
+    /// None: the webhook no longer exists.
+    entries: HashMap<Uuid, Option<Arc<Target>>>,
+    /// Newest version announced for a webhook, where no entry has it yet.
+    announced: HashMap<Uuid, i64>,
+    /// Bumped when announcements may have been missed.
+    generation: u64,
+    listening: bool,
+}
+
+/// The process's cache of send targets; shared by the API and the workers.
+pub struct Targets {
+    inner: Mutex<Inner>,
+    /// Ticks at every announcement, so claims waiting for a worker can look
+    /// again whether their webhook was disabled meanwhile.
+    changes: watch::Sender<u64>,
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Targets {
+            inner: Mutex::default(),
+            changes: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Targets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Plain data: a panic elsewhere while holding the lock leaves it usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn current(&self, id: Uuid) -> Current {
+        let inner = self.lock();
+        if !inner.listening {
+            return Current::Unknown;
+        }
+        match inner.entries.get(&id) {
+            Some(Some(t)) if t.enabled => Current::Send(t.clone()),
+            Some(_) => Current::Stop,
+            None => Current::Unknown,
+        }
+    }
+
+    /// A webhook reached `version`: what is cached of an older one is dropped.
+    pub fn announce(&self, id: Uuid, version: i64) {
+        let mut inner = self.lock();
+        let cached = inner
+            .entries
+            .get(&id)
+            .map(|e| e.as_ref().map(|t| t.version));
+        match cached {
+            // Deleted is final, and a newer version is already here.
+            Some(None) => return,
+            Some(Some(v)) if v >= version => return,
+            Some(Some(_)) => {
+                inner.entries.remove(&id);
+            }
+            None => {}
+        }
+        let newest = inner.announced.entry(id).or_insert(version);
+        *newest = (*newest).max(version);
+        drop(inner);
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// The webhooks of `claimed` (id, version seen by the claim) not cached at
+    /// that version or newer: the ones to load before their sends start.
+    pub fn missing(&self, claimed: impl IntoIterator<Item = (Uuid, i64)>) -> Vec<Uuid> {
+        let mut inner = self.lock();
+        let mut missing: Vec<Uuid> = Vec::new();
+        for (id, version) in claimed {
+            let fresh = matches!(inner.entries.get(&id), Some(None))
+                || matches!(inner.entries.get(&id), Some(Some(t)) if t.version >= version);
+            if !fresh {
+                if let Some(Some(_)) = inner.entries.get(&id) {
+                    inner.entries.remove(&id);
+                }
+                let newest = inner.announced.entry(id).or_insert(version);
+                *newest = (*newest).max(version);
+                if !missing.contains(&id) {
+                    missing.push(id);
+                }
+            }
+        }
+        missing
+    }
+
+    /// Reads the targets of `ids` from the database, caches them, and answers
+    /// for each: `Stop` for one disabled, deleted or no longer there.
+    pub async fn load(
+        &self,
+        client: &Client,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Current>, StoreError> {
+        let generation = self.lock().generation;
+        let stmt = client.prepare_cached(sql::WEBHOOK_TARGETS).await?;
+        let found: Vec<Arc<Target>> = client
+            .query(&stmt, &[&ids])
+            .await?
+            .iter()
+            .map(|row| {
+                let previous: Option<String> = row.get("previous_secret");
+                let until: Option<DateTime<Utc>> = row.get("previous_secret_expires_at");
+                Arc::new(Target {
+                    id: row.get("id"),
+                    version: row.get("version"),
+                    enabled: row.get("enabled"),
+                    url: row.get("url"),
+                    secret: row.get("secret"),
+                    previous_secret: previous.zip(until),
+                })
+            })
+            .collect();
+        self.remember(generation, ids, &found);
+        let mut answers: HashMap<Uuid, Current> =
+            ids.iter().map(|id| (*id, Current::Stop)).collect();
+        for t in found.into_iter().filter(|t| t.enabled) {
+            answers.insert(t.id, Current::Send(t));
+        }
+        Ok(answers)
+    }
+
+    /// Caches what a load of `asked` found (the others no longer exist), unless
+    /// announcements were missed since the load began (`generation`), and
+    /// except where a newer version was announced meanwhile.
+    fn remember(&self, generation: u64, asked: &[Uuid], found: &[Arc<Target>]) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.entries.len() > MAX_ENTRIES {
+            inner.entries.clear();
+        }
+        for t in found {
+            if inner.announced.get(&t.id).is_some_and(|v| *v > t.version) {
+                continue;
+            }
+            inner.announced.remove(&t.id);
+            inner.entries.insert(t.id, Some(t.clone()));
+        }
+        for id in asked
+            .iter()
+            .filter(|id| !found.iter().any(|t| t.id == **id))
+        {
+            inner.announced.remove(id);
+            inner.entries.insert(*id, None);
+        }
+    }
+
+    /// Whether announcements are heard: on (re)connecting the LISTEN connection
+    /// (after LISTEN took effect) and on losing it. Either way, start over.
+    pub fn listening(&self, on: bool) {
+        let mut inner = self.lock();
+        inner.entries.clear();
+        inner.announced.clear();
+        inner.generation += 1;
+        inner.listening = on;
+        drop(inner);
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Resolves at the next announcement.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: Uuid = Uuid::from_u128(7);
+
+    fn target(version: i64, enabled: bool) -> Vec<Arc<Target>> {
+        vec![Arc::new(Target {
+            id: ID,
+            version,
+            enabled,
+            url: format!("http://v{version}.test/"),
+            secret: String::new(),
+            previous_secret: None,
+        })]
+    }
+
+    fn generation(t: &Targets) -> u64 {
+        t.lock().generation
+    }
+
+    fn listening() -> Targets {
+        let t = Targets::default();
+        t.listening(true);
+        t
+    }
+
+    #[test]
+    fn nothing_is_known_while_announcements_are_not_heard() {
+        let t = Targets::default();
+        let id = ID;
+        let g = generation(&t);
+        t.remember(g, &[id], &target(1, true));
+        assert!(matches!(t.current(id), Current::Unknown));
+    }
+
+    #[test]
+    fn an_announcement_drops_the_older_version() {
+        let t = listening();
+        let id = ID;
+        t.remember(generation(&t), &[id], &target(1, true));
+        assert!(matches!(t.current(id), Current::Send(ref x) if x.version == 1));
+        t.announce(id, 2);
+        assert!(matches!(t.current(id), Current::Unknown));
+        t.remember(generation(&t), &[id], &target(2, false));
+        assert!(matches!(t.current(id), Current::Stop));
+    }
+
+    #[test]
+    fn a_slow_load_cannot_bring_back_an_older_version() {
+        let t = listening();
+        let id = ID;
+        let g = generation(&t);
+        t.announce(id, 3);
+        t.remember(g, &[id], &target(2, true));
+        assert!(matches!(t.current(id), Current::Unknown));
+        // Announcements missed in between: the load does not count at all.
+        let g = generation(&t);
+        t.listening(true);
+        t.remember(g, &[id], &target(3, true));
+        assert!(matches!(t.current(id), Current::Unknown));
+    }
+
+    #[test]
+    fn a_claim_that_saw_a_newer_version_asks_for_a_load() {
+        let t = listening();
+        let (a, b) = (ID, Uuid::now_v7());
+        t.remember(generation(&t), &[a], &target(1, true));
+        assert_eq!(t.missing([(a, 1), (b, 1), (b, 1)]), vec![b]);
+        assert_eq!(t.missing([(a, 2)]), vec![a]);
+        assert!(matches!(t.current(a), Current::Unknown));
+    }
+
+    #[test]
+    fn a_webhook_not_found_is_gone_for_good() {
+        let t = listening();
+        let id = ID;
+        t.remember(generation(&t), &[id], &[]);
+        assert!(matches!(t.current(id), Current::Stop));
+        t.announce(id, 9);
+        assert!(matches!(t.current(id), Current::Stop));
+        assert!(t.missing([(id, 9)]).is_empty());
+    }
+}
