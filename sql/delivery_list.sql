@@ -2,10 +2,15 @@
 -- GET /deliveries and GET /events/{id}/deliveries, newest first, with optional
 -- filters status ($4), webhook_id ($5), event_id ($6) and a creation time range
 -- ($7 <= created_at < $8): dead letters by webhook and time.
+-- Run as an unnamed statement (src/store/deliveries.rs), so every execution is
+-- planned for the filters it has: a cached generic plan, made for "any filter
+-- or none", walks deliveries_list past every other webhook's rows where a
+-- custom plan reads deliveries_by_webhook. $1, $2: the cursor (past every row
+-- on the first page); $3: page size + 1.
 SELECT id, webhook_id, event_id, status, attempts, next_retry_at, last_status_code,
        last_error, created_at, updated_at, completed_at
 FROM deliveries
-WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+WHERE (created_at, id) < ($1, $2)
   AND ($4::text IS NULL OR status = $4)
   AND ($5::uuid IS NULL OR webhook_id = $5)
   AND ($6::uuid IS NULL OR event_id = $6)

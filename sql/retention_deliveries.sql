@@ -1,7 +1,7 @@
 -- name: RetentionDeliveries
 -- The retention sweeper (src/retention.rs): of the next 1000 deliveries created
 -- before $1, after the cursor ($2, $3: the last row the previous batch read,
--- null at the start of a sweep), deletes the finished ones completed before $1,
+-- before every row at the start of a sweep), deletes the finished ones completed before $1,
 -- with their attempts (ON DELETE CASCADE). Never touches pending or processing
 -- rows, and never reads them twice in one sweep: the cursor moves past
 -- whatever a batch read, deleted or not. Walks index deliveries_list from the
@@ -10,7 +10,7 @@ WITH batch AS MATERIALIZED (
     SELECT id, created_at
     FROM deliveries
     WHERE created_at < $1
-      AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
+      AND (created_at, id) > ($2, $3)
     ORDER BY created_at, id
     LIMIT 1000
 ), old AS (

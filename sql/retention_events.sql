@@ -8,7 +8,7 @@ WITH batch AS MATERIALIZED (
     SELECT id, created_at
     FROM events
     WHERE created_at < $1
-      AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
+      AND (created_at, id) > ($2, $3)
     ORDER BY created_at, id
     LIMIT 1000
 ), old AS (

@@ -77,7 +77,9 @@ async fn repeat(
 /// batch starting where the last one stopped reading; returns rows deleted.
 async fn walk(client: &Client, statement: &str, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
     let stmt = client.prepare_cached(statement).await?;
-    let mut after: (Option<DateTime<Utc>>, Option<uuid::Uuid>) = (None, None);
+    // Before every row: a bound that is always there keeps the cursor an index
+    // condition in the statement's cached generic plan.
+    let mut after = (DateTime::<Utc>::UNIX_EPOCH, uuid::Uuid::nil());
     let mut total = 0;
     loop {
         let row = client

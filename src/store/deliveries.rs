@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -95,19 +96,19 @@ pub async fn list(
     page: Page,
     filter: &Filter,
 ) -> Result<Vec<Delivery>, StoreError> {
-    let stmt = client.prepare_cached(sql::DELIVERY_LIST).await?;
+    let (before_time, before_id) = page.before();
     let rows = client
-        .query(
-            &stmt,
+        .query_typed(
+            sql::DELIVERY_LIST,
             &[
-                &page.after_time(),
-                &page.after_id(),
-                &page.fetch(),
-                &filter.status,
-                &filter.webhook_id,
-                &filter.event_id,
-                &filter.created_after,
-                &filter.created_before,
+                (&before_time, Type::TIMESTAMPTZ),
+                (&before_id, Type::UUID),
+                (&page.fetch(), Type::INT8),
+                (&filter.status, Type::TEXT),
+                (&filter.webhook_id, Type::UUID),
+                (&filter.event_id, Type::UUID),
+                (&filter.created_after, Type::TIMESTAMPTZ),
+                (&filter.created_before, Type::TIMESTAMPTZ),
             ],
         )
         .await?;

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -107,15 +108,15 @@ pub async fn list(
     page: Page,
     event_type: Option<&str>,
 ) -> Result<Vec<Event>, StoreError> {
-    let stmt = client.prepare_cached(sql::EVENT_LIST).await?;
+    let (before_time, before_id) = page.before();
     let rows = client
-        .query(
-            &stmt,
+        .query_typed(
+            sql::EVENT_LIST,
             &[
-                &page.after_time(),
-                &page.after_id(),
-                &page.fetch(),
-                &event_type,
+                (&before_time, Type::TIMESTAMPTZ),
+                (&before_id, Type::UUID),
+                (&page.fetch(), Type::INT8),
+                (&event_type, Type::TEXT),
             ],
         )
         .await?;

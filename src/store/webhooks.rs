@@ -84,10 +84,7 @@ pub async fn get(client: &Client, id: Uuid) -> Result<Option<Webhook>, StoreErro
 pub async fn list(client: &Client, page: Page) -> Result<Vec<Webhook>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_LIST).await?;
     let rows = client
-        .query(
-            &stmt,
-            &[&page.after_time(), &page.after_id(), &page.fetch()],
-        )
+        .query(&stmt, &[&page.before().0, &page.before().1, &page.fetch()])
         .await?;
     Ok(rows.iter().map(Webhook::from_row).collect())
 }

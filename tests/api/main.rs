@@ -10,5 +10,7 @@ mod helpers;
 mod ingest;
 mod openapi;
 mod operations;
+mod plans;
 mod security;
+mod webhook_state;
 mod webhooks;

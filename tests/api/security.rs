@@ -358,6 +358,71 @@ async fn no_secret_appears_in_the_logs_even_at_trace_level() {
     ok.wait_for(1, Duration::from_secs(10)).await;
     failing.wait_for(2, Duration::from_secs(10)).await;
 
+    // Hostile input through every route, at an existing webhook and delivery:
+    // whatever the database refuses must be a 4xx, and its error must not
+    // bring the row (and the secret in it) into the log.
+    let long_url = format!("{}/{}", ok.url, " x".repeat(900));
+    assert!(long_url.len() < 2048, "short enough before normalisation");
+    let r = http
+        .post(format!("{}/webhooks", process.address))
+        .json(&json!({"url": long_url, "event_types": ["a"], "secret": given}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "a URL over the limit once normalised");
+    assert!(r.text().await.unwrap().contains("url"));
+    let webhook_id = http
+        .get(format!("{}/webhooks", process.address))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let delivery_id = http
+        .get(format!("{}/deliveries", process.address))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hostile = [
+        json!({"url": long_url, "event_types": ["a"], "secret": given}),
+        json!({"url": format!("{}?q={}", ok.url, "%".repeat(1500)), "event_types": ["a"]}),
+        json!({"url": ok.url, "event_types": ["a"], "description": "d".repeat(5000), "secret": given}),
+        json!({"url": ok.url, "event_types": ["a".repeat(129)], "secret": given}),
+        json!({"url": ok.url, "event_types": ["a"], "enabled": "yes", "secret": given}),
+        json!({"type": "a", "payload": {"k": "\u{0}"}}),
+        json!({"type": "a\u{0}", "payload": 1}),
+        json!({"type": "a".repeat(10_000), "payload": 1}),
+    ];
+    for (method, path) in hookrelay::api::ROUTES {
+        let id = if path.starts_with("/deliveries") {
+            &delivery_id
+        } else {
+            &webhook_id
+        };
+        let path = path.replace("{id}", id);
+        let method = method.to_uppercase();
+        for body in &hostile {
+            let url = format!("{}{path}?since=x&limit=1e9&status=%00", process.address);
+            let r = http
+                .request(method.parse().unwrap(), &url)
+                .json(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().as_u16() < 500, "{method} {path}: {}", r.status());
+        }
+    }
+
     let log = process.log_text();
     assert!(log.lines().count() > 20, "the log captured the run:\n{log}");
     for secret in &secrets {

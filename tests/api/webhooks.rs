@@ -195,8 +195,17 @@ async fn nothing_is_sent_to_a_webhook_after_its_delete_returns() {
     assert_eq!(r.status(), 204);
     let sent_before = receiver.count();
     assert_eq!(
-        app.count("deliveries").await,
-        0,
+        app.get(&format!("/webhooks/{}", webhook["id"].as_str().unwrap()))
+            .await
+            .status(),
+        404
+    );
+    // Its rows go in the background, right after.
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            app.count("deliveries").await == 0 && app.count("webhooks").await == 0
+        })
+        .await,
         "its deliveries went with it"
     );
     // Long enough for several retries at 10 ms had anything survived.

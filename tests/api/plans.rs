@@ -1,0 +1,228 @@
+//! The statements keep their index plans where it matters: on a table with a
+//! long history, after the sixth execution (when Postgres may switch a
+//! prepared statement to its generic plan), and for every filter of a list.
+//! A plan that walks a webhook's whole history, or every row of a list, is
+//! as wrong as a wrong answer, only slower to notice.
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app_with;
+
+/// How a statement is run by the service: prepared once and cached (so the
+/// generic plan is what runs from the sixth execution on), or unnamed (a
+/// custom plan for each execution's own arguments).
+#[derive(Clone, Copy)]
+enum Run {
+    Prepared,
+    Unnamed,
+}
+
+/// The indexes the plan of `sql` reads, with `args` (SQL literals) bound.
+async fn indexes(db: &tokio_postgres::Client, run: Run, sql: &str, args: &str) -> Vec<String> {
+    let mode = match run {
+        Run::Prepared => "force_generic_plan",
+        Run::Unnamed => "force_custom_plan",
+    };
+    db.batch_execute(&format!(
+        "SET plan_cache_mode = {mode}; DEALLOCATE ALL; PREPARE p AS {sql}"
+    ))
+    .await
+    .unwrap();
+    let bound = if args.is_empty() {
+        String::new()
+    } else {
+        format!("({args})")
+    };
+    let plan: Value = db
+        .query_one(&format!("EXPLAIN (FORMAT JSON) EXECUTE p{bound}"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    let mut found = Vec::new();
+    collect(&plan, &mut found);
+    found
+}
+
+fn collect(plan: &Value, found: &mut Vec<String>) {
+    match plan {
+        Value::Object(o) => {
+            if let Some(Value::String(name)) = o.get("Index Name") {
+                found.push(name.clone());
+            }
+            o.values().for_each(|v| collect(v, found));
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect(v, found)),
+        _ => {}
+    }
+}
+
+const WEBHOOK: &str = "'00000000-0000-0000-0000-000000000001'";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_keep_their_index_plans_over_a_long_history() {
+    let app = spawn_app_with(|c| c.workers = 0).await;
+    // 20 webhooks, 40,000 finished deliveries, a few unfinished ones.
+    app.db
+        .batch_execute(
+            "INSERT INTO webhooks (id, url, event_types, secret)
+             SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,
+                    'http://example.com/', ARRAY['a', 'b' || g], 'whsec_x'
+             FROM generate_series(1, 20) g;
+             INSERT INTO events (id, type, payload, created_at)
+             SELECT gen_random_uuid(), 'b' || (g % 20), '{}', now() - g * interval '10 s'
+             FROM generate_series(1, 40000) g;
+             INSERT INTO deliveries (id, webhook_id, event_id, status, attempts, completed_at, created_at)
+             SELECT uuid_v7(),
+                    ('00000000-0000-0000-0000-' || lpad((1 + row_number() OVER () % 20)::text, 12, '0'))::uuid,
+                    e.id, CASE WHEN random() < 0.1 THEN 'failed' ELSE 'success' END, 1,
+                    e.created_at, e.created_at
+             FROM events e;
+             UPDATE deliveries SET status = 'pending', completed_at = NULL
+             WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = '00000000-0000-0000-0000-000000000001' LIMIT 3);
+             INSERT INTO idempotency_keys (key, event_id, created_at)
+             SELECT 'k' || e.id, e.id, e.created_at FROM events e;
+             ANALYZE;",
+        )
+        .await
+        .unwrap();
+    let event: String = app
+        .db
+        .query_one(
+            "SELECT quote_literal(event_id::text) FROM deliveries LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let far = "'9999-12-31', 'ffffffff-ffff-ffff-ffff-ffffffffffff'";
+    let cases: Vec<(&str, Run, &str, String, &str)> = vec![
+        // Disable, enable and DELETE read what is unfinished, not the history.
+        (
+            "hold",
+            Run::Prepared,
+            hookrelay::sql::WEBHOOK_HOLD,
+            format!("{WEBHOOK}, true"),
+            "deliveries_pending",
+        ),
+        (
+            "hold",
+            Run::Prepared,
+            hookrelay::sql::WEBHOOK_HOLD,
+            format!("{WEBHOOK}, true"),
+            "deliveries_leased",
+        ),
+        (
+            "release",
+            Run::Prepared,
+            hookrelay::sql::WEBHOOK_HOLD,
+            format!("{WEBHOOK}, false"),
+            "deliveries_pending",
+        ),
+        (
+            "in flight",
+            Run::Prepared,
+            hookrelay::sql::WEBHOOK_IN_FLIGHT,
+            WEBHOOK.to_owned(),
+            "deliveries_leased",
+        ),
+        (
+            "reconcile",
+            Run::Prepared,
+            hookrelay::sql::RECONCILE_HELD,
+            String::new(),
+            "deliveries_pending",
+        ),
+        (
+            "webhooks",
+            Run::Prepared,
+            hookrelay::sql::WEBHOOK_LIST,
+            format!("{far}, 51"),
+            "webhooks_list",
+        ),
+        // Every filter of a list is served by its own index.
+        (
+            "deliveries",
+            Run::Unnamed,
+            hookrelay::sql::DELIVERY_LIST,
+            format!("{far}, 51, NULL, NULL, NULL, NULL, NULL"),
+            "deliveries_list",
+        ),
+        (
+            "by webhook",
+            Run::Unnamed,
+            hookrelay::sql::DELIVERY_LIST,
+            format!("{far}, 51, NULL, {WEBHOOK}, NULL, NULL, NULL"),
+            "deliveries_by_webhook",
+        ),
+        (
+            "by event",
+            Run::Unnamed,
+            hookrelay::sql::DELIVERY_LIST,
+            format!("{far}, 51, NULL, NULL, {event}, NULL, NULL"),
+            "deliveries_by_event",
+        ),
+        (
+            "events",
+            Run::Unnamed,
+            hookrelay::sql::EVENT_LIST,
+            format!("{far}, 51, NULL"),
+            "events_list",
+        ),
+        (
+            "events by type",
+            Run::Unnamed,
+            hookrelay::sql::EVENT_LIST,
+            format!("{far}, 51, 'b7'"),
+            "events_by_type",
+        ),
+        (
+            "retry failed",
+            Run::Prepared,
+            hookrelay::sql::WEBHOOK_RETRY_FAILED,
+            format!("{WEBHOOK}, NULL"),
+            "deliveries_failed",
+        ),
+        // The sweeps read by age, from where the last batch stopped.
+        (
+            "retention",
+            Run::Prepared,
+            hookrelay::sql::RETENTION_DELIVERIES,
+            "now() - interval '1 day', '1970-01-01', '00000000-0000-0000-0000-000000000000'"
+                .to_owned(),
+            "deliveries_list",
+        ),
+        (
+            "keys",
+            Run::Prepared,
+            hookrelay::sql::RETENTION_IDEMPOTENCY_KEYS,
+            String::new(),
+            "idempotency_keys_created",
+        ),
+    ];
+    for (what, run, sql, args, index) in cases {
+        let used = indexes(&app.db, run, sql, &args).await;
+        assert!(
+            used.iter().any(|u| u == index),
+            "{what}: expected index {index}, the plan reads {used:?}"
+        );
+        if what == "hold" || what == "release" || what == "in flight" {
+            assert!(
+                !used.iter().any(|u| u == "deliveries_by_webhook"),
+                "{what} reads the webhook's history: {used:?}"
+            );
+        }
+    }
+    // What a cached generic plan would do with the optional filters, had the
+    // list not been unnamed: not the webhook's index.
+    let generic = indexes(
+        &app.db,
+        Run::Prepared,
+        hookrelay::sql::DELIVERY_LIST,
+        &format!("{far}, 51, NULL, {WEBHOOK}, NULL, NULL, NULL"),
+    )
+    .await;
+    assert!(
+        !generic.iter().any(|u| u == "deliveries_by_webhook"),
+        "the generic plan would have served the filter; unnamed statements are not needed: {generic:?}"
+    );
+}
