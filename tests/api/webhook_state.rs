@@ -323,7 +323,7 @@ async fn an_enable_racing_retries_leaves_nothing_held() {
         let d = app.deliveries_of(event["id"].as_str().unwrap()).await;
         deliveries.push(d[0]["id"].as_str().unwrap().to_owned());
     }
-    for round in 0..12 {
+    for (round, delivery) in deliveries.iter().enumerate().take(12) {
         // Everything failed, the webhook disabled: then enable and retry at once.
         let all_failed = eventually(Duration::from_secs(10), || async {
             let row = app
@@ -347,7 +347,7 @@ async fn an_enable_racing_retries_leaves_nothing_held() {
         let (on, empty) = (json!({"enabled": true}), json!({}));
         let (all_path, one_path) = (
             format!("/webhooks/{id}/retry-failed"),
-            format!("/deliveries/{}/retry", deliveries[round]),
+            format!("/deliveries/{delivery}/retry"),
         );
         let (e, all, one) = tokio::join!(
             app.patch(&location, &on),
