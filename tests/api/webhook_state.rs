@@ -463,3 +463,65 @@ async fn toggles_during_a_drain_never_deadlock_with_completions() {
         "the backlog drains once enabled"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_that_loses_a_deadlock_is_tried_again_not_a_500() {
+    let app = spawn_app_with(|c| c.workers = 0).await;
+    let webhook = app.create_webhook("http://127.0.0.1:9/", &["a"]).await;
+    let id = webhook["id"].as_str().unwrap().to_owned();
+    for i in 0..3 {
+        app.emit("a", json!(i)).await;
+    }
+    // A transaction of our own holds the newest delivery, then asks for the
+    // webhook row, which the PATCH holds while it waits for that delivery:
+    // a deadlock, and Postgres aborts the PATCH's transaction (it waited first).
+    let (mut other, connection) = tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let tx = other.transaction().await.unwrap();
+    tx.execute(
+        "SELECT 1 FROM deliveries WHERE webhook_id = $1::text::uuid ORDER BY id DESC LIMIT 1 FOR UPDATE",
+        &[&id],
+    )
+    .await
+    .unwrap();
+    let location = format!("/webhooks/{id}");
+    let body = json!({"enabled": false});
+    let patch = app.patch(&location, &body);
+    let other_side = async {
+        // Once the PATCH waits on our row, take the webhook's.
+        let waiting = eventually(Duration::from_secs(5), || async {
+            let row = app
+                .db
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'",
+                    &[],
+                )
+                .await
+                .unwrap();
+            row.get::<_, i64>(0) > 0
+        })
+        .await;
+        assert!(waiting, "the PATCH waits for our row");
+        let locked = tx
+            .execute(
+                "SELECT 1 FROM webhooks WHERE id = $1::text::uuid FOR UPDATE",
+                &[&id],
+            )
+            .await;
+        // We won: let the PATCH's second try through.
+        tx.rollback().await.unwrap();
+        locked
+    };
+    let (r, locked) = tokio::join!(patch, other_side);
+    assert!(locked.is_ok(), "Postgres chose the PATCH as the victim");
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let held: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM deliveries WHERE held", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 3, "the second try held every delivery");
+}
