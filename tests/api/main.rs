@@ -11,4 +11,5 @@ mod ingest;
 mod openapi;
 mod operations;
 mod security;
+mod startup;
 mod webhooks;
