@@ -1,10 +1,16 @@
-//! Starting hookrelay: settings it refuses before serving anything.
+//! Starting hookrelay: settings it refuses before serving anything, and the
+//! managed cluster where the `postgres` user cannot go.
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hookrelay::config::ConfigError;
 use hookrelay::startup::{Application, StartupError};
+use hookrelay::store::local_cluster::{LocalCluster, THROWAWAY_SETTINGS};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
 
 use crate::helpers::{closed_port, eventually, fresh_database, test_config};
 
@@ -59,4 +65,75 @@ async fn a_config_built_in_code_is_held_to_the_same_lease_rule() {
         ),
         "built with a 2s lease and a 6s timeout"
     );
+}
+
+/// A directory of the test's own, and the cluster started for it: stopped and
+/// removed however the test ends.
+struct PrivateCluster {
+    outer: PathBuf,
+    cluster: Option<LocalCluster>,
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        if let Some(cluster) = self.cluster.take() {
+            let _ = cluster.kill();
+            if let Some(home) = cluster.data_dir().parent() {
+                if !home.starts_with(&self.outer) {
+                    let _ = std::fs::remove_dir_all(home);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.outer);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_root_the_managed_cluster_runs_from_a_directory_postgres_cannot_enter() {
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if !root {
+        eprintln!("skipped: only root hands the cluster to the postgres user");
+        return;
+    }
+    // As in a checkout under /root: a 0700 directory of root's above the data dir.
+    let outer = std::env::temp_dir().join(format!("hookrelay-private-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir(&outer).unwrap();
+    std::fs::set_permissions(&outer, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut guard = PrivateCluster {
+        outer: outer.clone(),
+        cluster: None,
+    };
+    let data = outer.join("data");
+
+    let started = tokio::task::spawn_blocking({
+        let data = data.clone();
+        move || LocalCluster::start(&data, THROWAWAY_SETTINGS)
+    })
+    .await
+    .unwrap();
+    let cluster = guard
+        .cluster
+        .insert(started.expect("start the managed cluster"));
+
+    let (client, connection) = tokio_postgres::connect(&cluster.url("postgres"), NoTls)
+        .await
+        .expect("connect to the managed cluster");
+    let driver = tokio::spawn(connection);
+    let one: i32 = client.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    drop(client);
+    let _ = driver.await;
+    // The data dir says where the cluster went.
+    assert_eq!(
+        std::fs::read_link(data.join("pgdata")).ok().as_deref(),
+        Some(cluster.data_dir()),
+        "{} links to the cluster's data",
+        data.join("pgdata").display()
+    );
+
+    let cluster = cluster.clone();
+    let stopped = tokio::task::spawn_blocking(move || cluster.stop())
+        .await
+        .unwrap();
+    stopped.expect("stop the managed cluster");
 }
