@@ -263,7 +263,8 @@ fn as_root() -> bool {
 
 /// Where the cluster of `dir` can live as the `postgres` user: `dir` itself if
 /// that user can enter its parent, else a directory of `UNREACHABLE_HOME` named
-/// after `dir`, linked from `<dir>/pgdata`.
+/// after `dir` (or the one `<dir>/pgdata` already links to), linked from
+/// `<dir>/pgdata`.
 fn reachable_home(dir: &Path) -> Result<PathBuf, ClusterError> {
     let parent = dir.parent().unwrap_or(dir);
     if postgres_can_enter(parent) {
@@ -273,9 +274,19 @@ fn reachable_home(dir: &Path) -> Result<PathBuf, ClusterError> {
         dir: dir.to_owned(),
         advice,
     };
-    let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
-    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let home = Path::new(UNREACHABLE_HOME).join(name);
+    let link = dir.join("pgdata");
+    // A link an earlier run made is followed, so a checkout that was moved
+    // (and so hashes differently) keeps its cluster.
+    let earlier = std::fs::read_link(&link).ok().and_then(|target| {
+        let home = target.parent()?;
+        let ours = target.ends_with("pgdata") && home.parent() == Some(Path::new(UNREACHABLE_HOME));
+        ours.then(|| home.to_owned())
+    });
+    let home = earlier.unwrap_or_else(|| {
+        let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
+        let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Path::new(UNREACHABLE_HOME).join(name)
+    });
     std::fs::create_dir_all(&home).map_err(|e| {
         unreachable(format!(
             "creating {} failed ({e}); {ELSEWHERE}",
@@ -290,7 +301,6 @@ fn reachable_home(dir: &Path) -> Result<PathBuf, ClusterError> {
             "it cannot enter {UNREACHABLE_HOME} either; {ELSEWHERE}"
         )));
     }
-    let link = dir.join("pgdata");
     let target = home.join("pgdata");
     match std::fs::symlink_metadata(&link) {
         Ok(m) if m.file_type().is_symlink() => {

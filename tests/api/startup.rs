@@ -2,7 +2,7 @@
 //! managed cluster where the `postgres` user cannot go.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -67,16 +67,16 @@ async fn a_config_built_in_code_is_held_to_the_same_lease_rule() {
     );
 }
 
-/// A directory of the test's own, and the cluster started for it: stopped and
+/// A directory of the test's own, and the clusters started for it: stopped and
 /// removed however the test ends.
 struct PrivateCluster {
     outer: PathBuf,
-    cluster: Option<LocalCluster>,
+    clusters: Vec<LocalCluster>,
 }
 
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
-        if let Some(cluster) = self.cluster.take() {
+        for cluster in &self.clusters {
             let _ = cluster.kill();
             if let Some(home) = cluster.data_dir().parent() {
                 if !home.starts_with(&self.outer) {
@@ -101,39 +101,64 @@ async fn as_root_the_managed_cluster_runs_from_a_directory_postgres_cannot_enter
     std::fs::set_permissions(&outer, std::fs::Permissions::from_mode(0o700)).unwrap();
     let mut guard = PrivateCluster {
         outer: outer.clone(),
-        cluster: None,
+        clusters: Vec::new(),
     };
-    let data = outer.join("data");
 
-    let started = tokio::task::spawn_blocking({
-        let data = data.clone();
-        move || LocalCluster::start(&data, THROWAWAY_SETTINGS)
-    })
-    .await
-    .unwrap();
-    let cluster = guard
-        .cluster
-        .insert(started.expect("start the managed cluster"));
+    let first = start(&mut guard, &outer.join("data")).await;
+    let client = connect(&first).await;
+    let one: i32 = client.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    client.batch_execute("CREATE DATABASE kept").await.unwrap();
+    drop(client);
+    // The data dir says where the cluster went.
+    assert_eq!(
+        std::fs::read_link(outer.join("data/pgdata"))
+            .ok()
+            .as_deref(),
+        Some(first.data_dir()),
+        "data/pgdata links to the cluster's data"
+    );
+    stop(&first).await;
 
+    // The next run of the same checkout, even moved, finds the same cluster.
+    let moved = outer.with_extension("moved");
+    std::fs::rename(&outer, &moved).unwrap();
+    guard.outer = moved.clone();
+    let second = start(&mut guard, &moved.join("data")).await;
+    assert_eq!(second.data_dir(), first.data_dir());
+    let client = connect(&second).await;
+    let kept = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = 'kept'", &[])
+        .await
+        .unwrap();
+    assert!(kept.is_some(), "the first run's database is still there");
+    drop(client);
+    stop(&second).await;
+}
+
+async fn start(guard: &mut PrivateCluster, data: &Path) -> LocalCluster {
+    let data = data.to_owned();
+    let started =
+        tokio::task::spawn_blocking(move || LocalCluster::start(&data, THROWAWAY_SETTINGS))
+            .await
+            .unwrap()
+            .expect("start the managed cluster");
+    guard.clusters.push(started.clone());
+    started
+}
+
+async fn connect(cluster: &LocalCluster) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&cluster.url("postgres"), NoTls)
         .await
         .expect("connect to the managed cluster");
-    let driver = tokio::spawn(connection);
-    let one: i32 = client.query_one("SELECT 1", &[]).await.unwrap().get(0);
-    assert_eq!(one, 1);
-    drop(client);
-    let _ = driver.await;
-    // The data dir says where the cluster went.
-    assert_eq!(
-        std::fs::read_link(data.join("pgdata")).ok().as_deref(),
-        Some(cluster.data_dir()),
-        "{} links to the cluster's data",
-        data.join("pgdata").display()
-    );
+    tokio::spawn(connection);
+    client
+}
 
+async fn stop(cluster: &LocalCluster) {
     let cluster = cluster.clone();
-    let stopped = tokio::task::spawn_blocking(move || cluster.stop())
+    tokio::task::spawn_blocking(move || cluster.stop())
         .await
-        .unwrap();
-    stopped.expect("stop the managed cluster");
+        .unwrap()
+        .expect("stop the managed cluster");
 }
