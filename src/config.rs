@@ -92,7 +92,7 @@ pub struct Settings {
     pub allow_private_targets: bool,
 
     /// How long a claimed delivery stays claimed before another worker may take it back.
-    /// Default: delivery timeout + 30s.
+    /// Default: delivery timeout + 30s; at least delivery timeout + 2s.
     #[arg(long, env = "HOOKRELAY_LEASE", value_parser = parse_duration, global = true)]
     pub lease: Option<Duration>,
 
@@ -167,6 +167,23 @@ pub enum ConfigError {
     NoPool,
     #[error("HOOKRELAY_DELIVERY_TIMEOUT must be more than zero")]
     ZeroTimeout,
+    #[error(
+        "HOOKRELAY_LEASE is {}, too short for HOOKRELAY_DELIVERY_TIMEOUT {}: a lease must be at least \
+         the timeout + {}, so at least {} (a shorter one runs out mid-send and the delivery is sent twice at once)",
+        show(*lease), show(*timeout), show(LEASE_MARGIN), show(*timeout + LEASE_MARGIN)
+    )]
+    ShortLease { lease: Duration, timeout: Duration },
+}
+
+/// How much longer than the delivery timeout a lease must be. An attempt starts
+/// only while lease - (timeout + 1 s) remains (`workers::latest_start`; that
+/// second covers the claim's round trip), so two seconds leave a claim at least
+/// one to wait for a free worker. With less, claims taken ahead of the workers
+/// would mostly be handed back unsent.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(2);
+
+fn show(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(d)
 }
 
 /// Settings after validation; what the rest of hookrelay holds.
@@ -196,28 +213,7 @@ impl Config {
             None => Vec::new(),
             Some(list) => list.split(',').map(|t| t.trim().to_owned()).collect(),
         };
-        if api_tokens.iter().any(String::is_empty) {
-            return Err(ConfigError::EmptyToken);
-        }
-        if api_tokens.is_empty() && !s.listen.ip().is_loopback() {
-            return Err(ConfigError::OpenWithoutTokens(s.listen));
-        }
-        // Half the pool: a hanging receiver leaves the other half to everyone else,
-        // while one busy, healthy receiver still gets a wide pipeline (a cap of 8
-        // held one fast receiver to about a tenth of the machine's drain rate).
-        let max_in_flight_per_webhook = s
-            .max_in_flight_per_webhook
-            .unwrap_or((s.workers / 2).max(1));
-        if max_in_flight_per_webhook == 0 {
-            return Err(ConfigError::NoInFlight);
-        }
-        if s.db_pool_size == 0 {
-            return Err(ConfigError::NoPool);
-        }
-        if s.delivery_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout);
-        }
-        Ok(Config {
+        let config = Config {
             lease: s
                 .lease
                 .unwrap_or(s.delivery_timeout + Duration::from_secs(30)),
@@ -232,11 +228,45 @@ impl Config {
             allow_private_targets: s.allow_private_targets,
             shutdown_grace: s.shutdown_grace,
             poll_interval: s.poll_interval,
-            max_in_flight_per_webhook,
+            // Half the pool: a hanging receiver leaves the other half to everyone else,
+            // while one busy, healthy receiver still gets a wide pipeline (a cap of 8
+            // held one fast receiver to about a tenth of the machine's drain rate).
+            max_in_flight_per_webhook: s
+                .max_in_flight_per_webhook
+                .unwrap_or((s.workers / 2).max(1)),
             retention: s.retention,
             db_pool_size: s.db_pool_size,
             log_format: s.log_format,
-        })
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every check on the settings together. `Application::build` runs it too,
+    /// so a `Config` assembled in code (as the tests do) is held to the same rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.api_tokens.iter().any(String::is_empty) {
+            return Err(ConfigError::EmptyToken);
+        }
+        if self.api_tokens.is_empty() && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::OpenWithoutTokens(self.listen));
+        }
+        if self.max_in_flight_per_webhook == 0 {
+            return Err(ConfigError::NoInFlight);
+        }
+        if self.db_pool_size == 0 {
+            return Err(ConfigError::NoPool);
+        }
+        if self.delivery_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout);
+        }
+        if self.lease < self.delivery_timeout + LEASE_MARGIN {
+            return Err(ConfigError::ShortLease {
+                lease: self.lease,
+                timeout: self.delivery_timeout,
+            });
+        }
+        Ok(())
     }
 
     /// The defaults, as `hookrelay` with no env and no flags would run; tests start from here.
@@ -308,5 +338,32 @@ mod tests {
         let cli = Cli::parse_from(["hookrelay", "--listen", "0.0.0.0:8080"]);
         let err = Config::from_settings(cli.settings).unwrap_err();
         assert!(matches!(err, ConfigError::OpenWithoutTokens(_)));
+    }
+
+    #[test]
+    fn refuses_a_lease_that_a_send_can_outlast() {
+        let cli = Cli::parse_from(["hookrelay", "--lease", "2s", "--delivery-timeout", "6s"]);
+        let err = Config::from_settings(cli.settings).unwrap_err();
+        assert!(matches!(err, ConfigError::ShortLease { .. }), "{err}");
+        let line = err.to_string();
+        assert!(!line.contains('\n'), "{line}");
+        for shown in ["LEASE is 2s", "TIMEOUT 6s", "at least 8s"] {
+            assert!(line.contains(shown), "{shown:?} in {line}");
+        }
+
+        let cli = Cli::parse_from(["hookrelay", "--lease", "8s", "--delivery-timeout", "6s"]);
+        let config = Config::from_settings(cli.settings).expect("the minimum lease is enough");
+        let mut short = config.clone();
+        short.lease = Duration::from_millis(7999);
+        assert!(matches!(
+            short.validate(),
+            Err(ConfigError::ShortLease { .. })
+        ));
+        // Unset, the lease follows the timeout.
+        let cli = Cli::parse_from(["hookrelay", "--delivery-timeout", "60s"]);
+        assert_eq!(
+            Config::from_settings(cli.settings).unwrap().lease,
+            Duration::from_secs(90)
+        );
     }
 }

@@ -14,7 +14,7 @@ use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 
 use crate::api::{self, AppState};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::delivery::{Sender, Targets};
 use crate::metrics::Metrics;
 use crate::retention;
@@ -27,6 +27,8 @@ use crate::workers::Workers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error(transparent)]
@@ -103,6 +105,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(mut config: Config) -> Result<Application, StartupError> {
+        config.validate()?;
         let Database { pool, cluster } = database(&mut config).await?;
         let listener = TcpListener::bind(config.listen).map_err(|source| StartupError::Listen {
             addr: config.listen,

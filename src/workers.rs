@@ -188,13 +188,11 @@ impl Workers {
 
 /// How long after its claim an attempt may still start: its lease must outlast
 /// the attempt's timeout, with a second to spare for the claim's own round trip
-/// (the lease starts in the database, the clock here a little later). A lease
-/// set shorter than the timeout cannot hold an attempt anyway; then half of it.
+/// (the lease starts in the database, the clock here a little later). The
+/// configuration refuses a lease shorter than the timeout + `LEASE_MARGIN`, so
+/// this leaves every claim at least a second to wait for a worker.
 pub fn latest_start(lease: Duration, timeout: Duration) -> Duration {
-    match lease.checked_sub(timeout + Duration::from_secs(1)) {
-        Some(room) if !room.is_zero() => room,
-        _ => lease / 2,
-    }
+    lease.saturating_sub(timeout + Duration::from_secs(1))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -680,8 +678,7 @@ mod tests {
         // The default lease: timeout + 30 s.
         assert_eq!(latest_start(s(40), s(10)), s(29));
         assert_eq!(latest_start(s(90), s(60)), s(29));
-        // A lease no longer than the timeout cannot cover an attempt: half of it.
-        assert_eq!(latest_start(s(1), s(2)), Duration::from_millis(500));
-        assert_eq!(latest_start(s(11), s(10)), Duration::from_millis(5500));
+        // The shortest lease the configuration accepts.
+        assert_eq!(latest_start(s(12), s(10)), s(1));
     }
 }

@@ -80,13 +80,14 @@ pub async fn create(
     })
 }
 
-/// Postgres refuses some JSON that is valid for serde (a `\u0000` escape in jsonb):
-/// that is the client's payload at fault, a 422, not a server error.
+/// Postgres refuses some JSON that is valid for serde (a lone surrogate escape
+/// in jsonb; `\u0000` is refused before, by `Payload::parse`): that is the
+/// client's payload at fault, a 422, not a server error.
 fn payload_rejected(e: StoreError) -> ApiError {
     match e.code() {
         Some(code) if code.starts_with("22") => ApiError::invalid(
             "payload",
-            "holds a value Postgres cannot store (such as \\u0000)",
+            "holds a value PostgreSQL cannot store (such as a lone surrogate like \\ud800)",
         ),
         _ => e.into(),
     }

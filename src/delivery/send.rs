@@ -148,7 +148,7 @@ impl Sender {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(super::outcome::parse_retry_after);
-        let body = read_prefix(response).await.map_err(|e| self.failure(e))?;
+        let body = read_prefix(response).await;
         Ok(Answer {
             status,
             retry_after,
@@ -179,19 +179,38 @@ impl Sender {
 }
 
 /// Reads at most RESPONSE_BODY_LIMIT bytes, then drops the rest of the answer.
-async fn read_prefix(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
+/// The status has already decided the attempt, so a body that breaks off (a
+/// reset, a short read, the timeout) does not fail it: what was read is kept,
+/// with a note of the error in place of the rest.
+async fn read_prefix(mut response: reqwest::Response) -> String {
     let mut buf = Vec::new();
+    let mut broken = None;
     while buf.len() < RESPONSE_BODY_LIMIT {
-        match response.chunk().await? {
-            Some(chunk) => buf.extend_from_slice(&chunk),
-            None => break,
+        match response.chunk().await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => {
+                broken = Some(format!(
+                    "[body read failed: {}]",
+                    error_chain(&e.without_url())
+                ));
+                break;
+            }
         }
     }
-    buf.truncate(RESPONSE_BODY_LIMIT);
+    // The note takes the end of the limit, and a space before it.
+    let room = broken.as_ref().map_or(0, |n| n.len() + 1);
+    buf.truncate(RESPONSE_BODY_LIMIT.saturating_sub(room));
     let mut text = String::from_utf8_lossy(&buf).into_owned();
     // Postgres text cannot hold NUL.
     text.retain(|c| c != '\0');
-    Ok(text)
+    if let Some(note) = broken {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&note);
+    }
+    text
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

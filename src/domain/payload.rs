@@ -1,9 +1,11 @@
 //! An event's payload: any JSON value, kept as the client's own text.
 //!
 //! The text is stored and sent as given, so no number loses precision on the
-//! way. It is checked for nesting depth here because neither the raw-value
-//! parser nor Postgres' jsonb input should be the one to find out: Postgres
-//! answers a deep document with a stack-depth error, not a clean refusal.
+//! way. It is checked here for what Postgres' jsonb input would refuse less
+//! cleanly, in one pass over the text: nesting depth (Postgres answers a deep
+//! document with a stack-depth error) and the `\u0000` escape (jsonb cannot hold
+//! the NUL character; found only at insert, one such event would fail the
+//! whole group-commit batch and send it the slow way, row by row).
 
 use serde_json::value::RawValue;
 
@@ -15,11 +17,17 @@ pub struct Payload<'a>(&'a RawValue);
 
 impl<'a> Payload<'a> {
     pub fn parse(raw: &'a RawValue) -> Result<Payload<'a>, String> {
-        let depth = nesting_depth(raw.get());
-        if depth > MAX_DEPTH {
+        let scan = scan(raw.get());
+        if scan.depth > MAX_DEPTH {
             return Err(format!(
-                "is nested {depth} levels deep; at most {MAX_DEPTH} are accepted"
+                "is nested {} levels deep; at most {MAX_DEPTH} are accepted",
+                scan.depth
             ));
+        }
+        if scan.nul {
+            return Err(
+                "holds \\u0000, the NUL character, which PostgreSQL cannot store in JSON".into(),
+            );
         }
         Ok(Payload(raw))
     }
@@ -29,13 +37,27 @@ impl<'a> Payload<'a> {
     }
 }
 
-/// Deepest nesting of `[` and `{` in valid JSON text, ignoring brackets in strings.
-fn nesting_depth(json: &str) -> usize {
+struct Scan {
+    /// Deepest nesting of `[` and `{`.
+    depth: usize,
+    /// Whether a string or key holds the escape `\u0000`.
+    nul: bool,
+}
+
+/// One pass over valid JSON text, tracking strings and their escapes, so that
+/// brackets inside strings do not count and `\\u0000` (an escaped backslash,
+/// then `u0000`) is not a NUL.
+fn scan(json: &str) -> Scan {
+    let bytes = json.as_bytes();
     let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for b in json.bytes() {
+    let mut nul = false;
+    for (i, &b) in bytes.iter().enumerate() {
         if in_string {
             match b {
-                _ if escaped => escaped = false,
+                _ if escaped => {
+                    escaped = false;
+                    nul |= b == b'u' && bytes.get(i + 1..i + 5) == Some(b"0000".as_slice());
+                }
                 b'\\' => escaped = true,
                 b'"' => in_string = false,
                 _ => {}
@@ -52,7 +74,10 @@ fn nesting_depth(json: &str) -> usize {
             _ => {}
         }
     }
-    deepest
+    Scan {
+        depth: deepest,
+        nul,
+    }
 }
 
 #[cfg(test)]
@@ -61,9 +86,25 @@ mod tests {
 
     #[test]
     fn depth_ignores_brackets_inside_strings() {
-        assert_eq!(nesting_depth(r#"{"a": [1, {"b": "[[[{"}]}"#), 3);
-        assert_eq!(nesting_depth(r#""\"[""#), 0);
-        assert_eq!(nesting_depth("1"), 0);
+        assert_eq!(scan(r#"{"a": [1, {"b": "[[[{"}]}"#).depth, 3);
+        assert_eq!(scan(r#""\"[""#).depth, 0);
+        assert_eq!(scan("1").depth, 0);
+    }
+
+    #[test]
+    fn finds_the_nul_escape_in_values_and_keys_only() {
+        assert!(scan(r#"{"x": "a\u0000b"}"#).nul);
+        assert!(scan(r#"{"\u0000": 1}"#).nul);
+        assert!(scan(r#"["\\\u0000"]"#).nul, "a backslash, then a NUL");
+        assert!(
+            !scan(r#"{"x": "a\\u0000b"}"#).nul,
+            "a backslash, then u0000"
+        );
+        assert!(!scan(r#"{"x": "\u0001"}"#).nul);
+        assert!(!scan(r#"{"u0000": 0}"#).nul);
+        let nul: Box<RawValue> = RawValue::from_string(r#"{"x": "\u0000"}"#.into()).unwrap();
+        let err = Payload::parse(&nul).unwrap_err();
+        assert!(err.contains("NUL") && err.contains("PostgreSQL"), "{err}");
     }
 
     #[test]

@@ -6,9 +6,18 @@
 //! 127.0.0.1 only (no Unix socket, so long paths do not matter) on a port picked
 //! at each start, and trusts local connections. Postgres refuses to run as root,
 //! so as root every server command runs as the `postgres` user.
+//!
+//! That user must be able to enter every directory above `<dir>`. A checkout
+//! in `/root` (mode 0700) is out of its reach, so there the cluster lives in
+//! `/var/lib/hookrelay/<hash of dir>` instead, with `<dir>/pgdata` a symlink to
+//! its data: the same data dir finds the same cluster on every run, and, unlike
+//! the temp dir, after a reboot.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::Digest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -21,7 +30,20 @@ pub enum ClusterError {
     Command { what: String, detail: String },
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
+    #[error(
+        "the postgres user (the server runs as it when hookrelay runs as root) cannot reach {}: {advice}",
+        dir.display()
+    )]
+    Unreachable { dir: PathBuf, advice: String },
 }
+
+/// Where clusters live whose data dir the `postgres` user cannot enter.
+const UNREACHABLE_HOME: &str = "/var/lib/hookrelay";
+
+/// What to do when no place the `postgres` user can reach will do.
+const ELSEWHERE: &str =
+    "set HOOKRELAY_DATA_DIR to a directory it can enter (e.g. under /var/lib), \
+     or DATABASE_URL to a server of your own";
 
 /// Tuning for a cluster that only tests use: durability traded for speed.
 pub const THROWAWAY_SETTINGS: &str =
@@ -47,11 +69,15 @@ impl LocalCluster {
         let dir = dir
             .canonicalize()
             .map_err(|e| ClusterError::Io(format!("resolving {}", dir.display()), e))?;
-        let pgdata = dir.join("pgdata");
-        let log = dir.join("postgres.log");
-        if as_root() {
-            chown_postgres(&dir)?;
-        }
+        let home = if as_root() {
+            let home = reachable_home(&dir)?;
+            chown_postgres(&home)?;
+            home
+        } else {
+            dir
+        };
+        let pgdata = home.join("pgdata");
+        let log = home.join("postgres.log");
         if !pgdata.join("PG_VERSION").exists() {
             init(&bindir, &pgdata, extra_settings)?;
         }
@@ -233,6 +259,94 @@ fn as_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
+}
+
+/// Where the cluster of `dir` can live as the `postgres` user: `dir` itself if
+/// that user can enter its parent, else a directory of `UNREACHABLE_HOME` named
+/// after `dir` (or the one `<dir>/pgdata` already links to), linked from
+/// `<dir>/pgdata`.
+fn reachable_home(dir: &Path) -> Result<PathBuf, ClusterError> {
+    let parent = dir.parent().unwrap_or(dir);
+    if postgres_can_enter(parent) {
+        return Ok(dir.to_owned());
+    }
+    let unreachable = |advice: String| ClusterError::Unreachable {
+        dir: dir.to_owned(),
+        advice,
+    };
+    let link = dir.join("pgdata");
+    // A link an earlier run made is followed, so a checkout that was moved
+    // (and so hashes differently) keeps its cluster.
+    let earlier = std::fs::read_link(&link).ok().and_then(|target| {
+        let home = target.parent()?;
+        let ours = target.ends_with("pgdata") && home.parent() == Some(Path::new(UNREACHABLE_HOME));
+        ours.then(|| home.to_owned())
+    });
+    let home = earlier.unwrap_or_else(|| {
+        let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
+        let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Path::new(UNREACHABLE_HOME).join(name)
+    });
+    std::fs::create_dir_all(&home).map_err(|e| {
+        unreachable(format!(
+            "creating {} failed ({e}); {ELSEWHERE}",
+            home.display()
+        ))
+    })?;
+    // Made here by root, possibly under a strict umask: the postgres user must enter it.
+    std::fs::set_permissions(UNREACHABLE_HOME, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| ClusterError::Io(format!("opening up {UNREACHABLE_HOME}"), e))?;
+    if !postgres_can_enter(Path::new(UNREACHABLE_HOME)) {
+        return Err(unreachable(format!(
+            "it cannot enter {UNREACHABLE_HOME} either; {ELSEWHERE}"
+        )));
+    }
+    let target = home.join("pgdata");
+    match std::fs::symlink_metadata(&link) {
+        Ok(m) if m.file_type().is_symlink() => {
+            if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
+                std::fs::remove_file(&link)
+                    .map_err(|e| ClusterError::Io(format!("replacing {}", link.display()), e))?;
+                symlink(&target, &link)?;
+            }
+        }
+        Ok(_) => {
+            return Err(unreachable(format!(
+                "move {} to {} (and chown -R postgres: it), or {ELSEWHERE}",
+                link.display(),
+                target.display()
+            )))
+        }
+        Err(_) => symlink(&target, &link)?,
+    }
+    tracing::info!(
+        data_dir = %dir.display(),
+        cluster = %home.display(),
+        "the postgres user cannot enter {}: the managed cluster lives in {} ({} links there)",
+        parent.display(),
+        home.display(),
+        link.display()
+    );
+    Ok(home)
+}
+
+/// Whether the `postgres` user can enter `dir`, and so every directory above it.
+fn postgres_can_enter(dir: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(dir)
+        .current_dir("/")
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+fn symlink(target: &Path, link: &Path) -> Result<(), ClusterError> {
+    std::os::unix::fs::symlink(target, link).map_err(|e| {
+        ClusterError::Io(
+            format!("linking {} to {}", link.display(), target.display()),
+            e,
+        )
+    })
 }
 
 fn chown_postgres(dir: &Path) -> Result<(), ClusterError> {

@@ -351,3 +351,43 @@ async fn bad_requests_get_a_4xx_problem_and_write_nothing() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_with_a_nul_escape_is_refused_naming_the_field_and_why() {
+    let app = spawn_app_with(|_| {}).await;
+    let emit = |body: &'static str| {
+        app.http
+            .post(format!("{}/events", app.address))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    for (name, body) in [
+        (
+            "NUL in a value",
+            r#"{"type":"a.b","payload":{"x":"a\u0000b"}}"#,
+        ),
+        ("NUL in a key", r#"{"type":"a.b","payload":{"a\u0000":1}}"#),
+    ] {
+        let r = emit(body).await.unwrap();
+        assert_eq!(r.status(), 422, "{name}");
+        let problem: Value = r.json().await.unwrap();
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("payload")
+                && detail.contains("NUL")
+                && detail.contains("PostgreSQL"),
+            "{name}: {detail}"
+        );
+    }
+    assert_eq!(app.count("events").await, 0, "nothing stored");
+
+    // An escaped backslash followed by the letters u0000 is no NUL.
+    let r = emit(r#"{"type":"a.b","payload":{"x":"a\\u0000b"}}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let event: Value = r.json().await.unwrap();
+    assert_eq!(event["payload"]["x"], "a\\u0000b");
+    assert_eq!(app.count("events").await, 1);
+}

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{bind, closed_port, schedule, spawn_app_with, Receiver, Reply};
 
@@ -255,4 +256,68 @@ async fn redirects_are_not_followed() {
         .await;
     assert_eq!(d["last_status_code"], 307);
     assert_eq!(target.count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2xx_whose_body_breaks_off_is_a_success_with_the_break_noted() {
+    let app = spawn_app_with(|_| {}).await;
+    // A receiver that promises 100 bytes of body, sends 5 and hangs up.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                read_request(&mut conn).await;
+                let _ = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+                    .await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    app.create_webhook(&url, &["short.body"]).await;
+    let event = app.emit("short.body", json!({"n": 1})).await;
+    let id = app.deliveries_of(event["id"].as_str().unwrap()).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let d = app
+        .wait_for_delivery(&id, "success or failed", Duration::from_secs(20), |d| {
+            d["status"] == "success" || d["status"] == "failed"
+        })
+        .await;
+    assert_eq!(d["status"], "success", "{d:#}");
+    assert_eq!(d["attempts"], 1, "{d:#}");
+    let log = d["attempt_log"].as_array().unwrap();
+    assert_eq!(log.len(), 1, "{d:#}");
+    assert_eq!(log[0]["status_code"], 200, "{d:#}");
+    let body = log[0]["response_body"].as_str().unwrap();
+    assert!(
+        body.starts_with("short") && body.contains("body read failed"),
+        "{d:#}"
+    );
+}
+
+/// Reads one HTTP request: its headers, then as many body bytes as they announce.
+async fn read_request(conn: &mut tokio::net::TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return;
+            }
+        }
+        match conn.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
 }

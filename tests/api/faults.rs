@@ -70,7 +70,12 @@ async fn sigkill_mid_backlog_loses_nothing_and_duplicates_only_what_was_in_fligh
     let receiver = Receiver::start(|_| Reply::status(200).after(Duration::from_millis(5))).await;
     let first = Process::start(
         &url,
-        &[("HOOKRELAY_LEASE", "1s"), ("HOOKRELAY_WORKERS", "32")],
+        &[
+            // The shortest lease a 1 s timeout allows: what the kill left claimed comes back soon.
+            ("HOOKRELAY_DELIVERY_TIMEOUT", "1s"),
+            ("HOOKRELAY_LEASE", "3s"),
+            ("HOOKRELAY_WORKERS", "32"),
+        ],
     )
     .await;
     let webhooks: Vec<String> =

@@ -12,5 +12,6 @@ mod openapi;
 mod operations;
 mod plans;
 mod security;
+mod startup;
 mod webhook_state;
 mod webhooks;
