@@ -5,6 +5,9 @@
 //! by `GuardedResolver`, which passes on only public addresses, on every attempt,
 //! so a DNS answer that changes after registration cannot smuggle one in. A URL
 //! with a literal IP never reaches a resolver, so `send` checks it directly.
+//! Proxies from the environment are ignored, since a proxy resolves hostnames
+//! out of the guard's sight; one named by `HOOKRELAY_OUTBOUND_PROXY` takes
+//! over the guard's job for hostnames (see `send::Sender`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
