@@ -482,3 +482,38 @@ async fn with_an_outbound_proxy_every_delivery_goes_through_it() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app_with(|c| {
+        c.workers = 0;
+        c.api_tokens = vec!["the-token".into()];
+    })
+    .await;
+    let status = |authorization: &'static str| {
+        app.http
+            .get(format!("{}/webhooks", app.address))
+            .header("Authorization", authorization)
+            .send()
+    };
+    for accepted in [
+        "Bearer the-token",
+        "bearer the-token",
+        "BEARER the-token",
+        "bEaReR the-token",
+        "Bearer    the-token",
+    ] {
+        let r = status(accepted).await.unwrap();
+        assert_eq!(r.status(), 200, "{accepted:?}");
+    }
+    for refused in [
+        "Basic the-token",
+        "Bearerthe-token",
+        "the-token",
+        "Bearer the-token2",
+        "Bearer",
+    ] {
+        let r = status(refused).await.unwrap();
+        assert_eq!(r.status(), 401, "{refused:?}");
+    }
+}
