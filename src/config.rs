@@ -91,6 +91,14 @@ pub struct Settings {
     #[arg(long, env = "HOOKRELAY_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub allow_private_targets: bool,
 
+    /// Send every delivery through this HTTP(S) proxy, e.g. http://egress:3128.
+    /// The proxy must then enforce the egress policy: hookrelay still refuses
+    /// webhook URLs that are literal private addresses, but hostnames are
+    /// resolved by the proxy, out of the address guard's sight. Unset: no proxy,
+    /// whatever HTTP_PROXY, HTTPS_PROXY or ALL_PROXY say.
+    #[arg(long, env = "HOOKRELAY_OUTBOUND_PROXY", value_parser = parse_proxy, hide_env_values = true, global = true)]
+    pub outbound_proxy: Option<url::Url>,
+
     /// How long a claimed delivery stays claimed before another worker may take it back.
     /// Default: delivery timeout + 30s; at least delivery timeout + 2s.
     #[arg(long, env = "HOOKRELAY_LEASE", value_parser = parse_duration, global = true)]
@@ -198,6 +206,7 @@ pub struct Config {
     pub delivery_timeout: Duration,
     pub retry_schedule: RetrySchedule,
     pub allow_private_targets: bool,
+    pub outbound_proxy: Option<url::Url>,
     pub lease: Duration,
     pub shutdown_grace: Duration,
     pub poll_interval: Duration,
@@ -226,6 +235,7 @@ impl Config {
             delivery_timeout: s.delivery_timeout,
             retry_schedule: s.retry_schedule,
             allow_private_targets: s.allow_private_targets,
+            outbound_proxy: s.outbound_proxy,
             shutdown_grace: s.shutdown_grace,
             poll_interval: s.poll_interval,
             // Half the pool: a hanging receiver leaves the other half to everyone else,
@@ -282,6 +292,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{s:?} is not a duration like 500ms, 10s or 5m: {e}"))
 }
 
+fn parse_proxy(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s.trim()).map_err(|e| format!("is not a proxy URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
 fn parse_schedule(s: &str) -> Result<RetrySchedule, String> {
     if s.trim().is_empty() {
         return Ok(RetrySchedule(Vec::new()));
@@ -331,6 +349,15 @@ mod tests {
         assert_eq!(parse_size("1MiB").unwrap(), 1_048_576);
         assert_eq!(parse_size("100").unwrap(), 100);
         assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn an_outbound_proxy_is_an_http_or_https_url() {
+        assert!(parse_proxy("http://egress.internal:3128").is_ok());
+        assert!(parse_proxy("https://user:pass@10.0.0.5:8443").is_ok());
+        assert!(parse_proxy("socks5://127.0.0.1:1080").is_err());
+        assert!(parse_proxy("egress:3128").is_err());
+        assert!(Config::defaults().outbound_proxy.is_none());
     }
 
     #[test]

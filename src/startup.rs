@@ -143,7 +143,11 @@ impl Application {
         .shutdown_timeout(config.shutdown_grace.as_secs().max(1))
         .run();
         let workers = if config.workers > 0 {
-            let sender = Sender::new(config.delivery_timeout, config.allow_private_targets)?;
+            let sender = Sender::new(
+                config.delivery_timeout,
+                config.allow_private_targets,
+                config.outbound_proxy.as_ref(),
+            )?;
             // The workers get their own few connections: the queue's writes may
             // commit without waiting for the disk, and a busy queue cannot take
             // the connections the API needs.

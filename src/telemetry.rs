@@ -4,6 +4,11 @@
 //! never put in log fields, and tokio-postgres, which logs statement parameters
 //! (a webhook's secret among them) at debug level, is held at warn whatever
 //! RUST_LOG asks for.
+//!
+//! Text logs are coloured only when stderr is a terminal: written to a file, a
+//! pipe or a log collector, colour codes are noise in every line.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -17,7 +22,8 @@ pub fn init(format: LogFormat) {
         .add_directive(QUIET_PARAMETERS.parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // A second init (tests start many apps in one process) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -18,8 +18,7 @@ pub async fn require_token(
                 .headers()
                 .get(actix_web::http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
+                .and_then(bearer_token)
                 .unwrap_or("");
             // Check every token, whatever matched, so timing says nothing about which.
             state
@@ -37,4 +36,13 @@ pub async fn require_token(
         return Err(ApiError::Unauthorized.into());
     }
     next.call(req).await
+}
+
+/// The token of `Bearer <token>`. The scheme is case-insensitive (RFC 9110
+/// §11.1), so `bearer` and `BEARER` are the same; blanks around the token are not part of it.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }

@@ -21,6 +21,7 @@ pub struct DeliveryWithAttempts {
 #[utoipa::path(
     get,
     path = "/deliveries",
+    operation_id = "listDeliveries",
     tag = "deliveries",
     summary = "List deliveries, newest first",
     params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("status" = Option<String>, Query, description = "pending, processing, success or failed"), ("webhook_id" = Option<String>, Query), ("event_id" = Option<String>, Query), ("created_after" = Option<String>, Query, description = "RFC 3339"), ("created_before" = Option<String>, Query, description = "RFC 3339")),
@@ -58,6 +59,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
 #[utoipa::path(
     get,
     path = "/deliveries/{id}",
+    operation_id = "getDelivery",
     tag = "deliveries",
     summary = "Read a delivery with its attempt log",
     params(("id" = String, Path, description = "The delivery's id (a UUID)")),
@@ -79,6 +81,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
 #[utoipa::path(
     post,
     path = "/deliveries/{id}/retry",
+    operation_id = "retryDelivery",
     tag = "deliveries",
     summary = "Send a finished delivery again, with a fresh retry budget",
     params(("id" = String, Path, description = "The delivery's id (a UUID)")),

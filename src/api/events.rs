@@ -44,6 +44,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 #[utoipa::path(
     post,
     path = "/events",
+    operation_id = "emitEvent",
     tag = "events",
     summary = "Emit an event; fanned out to matching webhooks in the same transaction",
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable characters")),
@@ -96,6 +97,7 @@ fn payload_rejected(e: StoreError) -> ApiError {
 #[utoipa::path(
     get,
     path = "/events",
+    operation_id = "listEvents",
     tag = "events",
     summary = "List events, newest first",
     params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("type" = Option<String>, Query, description = "Only this event type")),
@@ -120,6 +122,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
 #[utoipa::path(
     get,
     path = "/events/{id}",
+    operation_id = "getEvent",
     tag = "events",
     summary = "Read an event",
     params(("id" = String, Path, description = "The event's id (a UUID)")),
@@ -136,6 +139,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
 #[utoipa::path(
     get,
     path = "/events/{id}/deliveries",
+    operation_id = "listEventDeliveries",
     tag = "events",
     summary = "List an event's deliveries",
     params(("id" = String, Path, description = "The event's id (a UUID)"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),

@@ -9,6 +9,7 @@ use super::{ApiError, AppState};
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "getMetrics",
     tag = "operations",
     summary = "Prometheus metrics",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))

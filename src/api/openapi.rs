@@ -1,12 +1,13 @@
 //! `GET /openapi.json`: an OpenAPI 3.1 document generated from the handlers'
 //! own annotations and types (utoipa), so it describes what is served. A test
-//! holds it against `api::ROUTES`, the list the routes are registered from.
+//! holds it against `api::ROUTES`, the list the routes are registered from
+//! (plus the two open health routes), and runs `openapi-spec-validator` on it.
 
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{deliveries, events, metrics, webhooks};
+use super::{deliveries, events, health, metrics, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,7 +17,7 @@ use super::{deliveries, events, metrics, webhooks};
         webhooks::secret, webhooks::rotate_secret, webhooks::retry_failed,
         events::create, events::list, events::get, events::deliveries,
         deliveries::list, deliveries::get, deliveries::retry,
-        metrics::metrics, document,
+        metrics::metrics, document, health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -38,6 +39,7 @@ impl Modify for BearerAuth {
 #[utoipa::path(
     get,
     path = "/openapi.json",
+    operation_id = "getOpenApiDocument",
     tag = "operations",
     summary = "This document",
     responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = Object))

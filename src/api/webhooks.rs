@@ -77,6 +77,7 @@ fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiEr
 #[utoipa::path(
     post,
     path = "/webhooks",
+    operation_id = "createWebhook",
     tag = "webhooks",
     summary = "Register a webhook",
     request_body = CreateWebhook,
@@ -112,6 +113,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/webhooks",
+    operation_id = "listWebhooks",
     tag = "webhooks",
     summary = "List webhooks, newest first",
     params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
@@ -126,6 +128,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
 #[utoipa::path(
     get,
     path = "/webhooks/{id}",
+    operation_id = "getWebhook",
     tag = "webhooks",
     summary = "Read a webhook (never its secret)",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
@@ -142,6 +145,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
 #[utoipa::path(
     patch,
     path = "/webhooks/{id}",
+    operation_id = "updateWebhook",
     tag = "webhooks",
     summary = "Change url, event_types, description or enabled",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
@@ -190,6 +194,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/webhooks/{id}",
+    operation_id = "deleteWebhook",
     tag = "webhooks",
     summary = "Delete a webhook; nothing is sent to it once this returns",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
@@ -223,6 +228,7 @@ pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpRespo
 #[utoipa::path(
     get,
     path = "/webhooks/{id}/secret",
+    operation_id = "getWebhookSecret",
     tag = "webhooks",
     summary = "Read the signing secret",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
@@ -239,6 +245,7 @@ pub async fn secret(state: Data<AppState>, id: Path<String>) -> Result<HttpRespo
 #[utoipa::path(
     post,
     path = "/webhooks/{id}/rotate-secret",
+    operation_id = "rotateWebhookSecret",
     tag = "webhooks",
     summary = "New secret; the old one keeps signing for 24 hours",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
@@ -264,6 +271,7 @@ pub struct Requeued {
 #[utoipa::path(
     post,
     path = "/webhooks/{id}/retry-failed",
+    operation_id = "retryFailedDeliveries",
     tag = "webhooks",
     summary = "Requeue every failed delivery of the webhook",
     params(("id" = String, Path, description = "The webhook's id (a UUID)"), ("since" = Option<String>, Query, description = "RFC 3339: only deliveries that failed at or after it")),

@@ -5,6 +5,9 @@
 //! by `GuardedResolver`, which passes on only public addresses, on every attempt,
 //! so a DNS answer that changes after registration cannot smuggle one in. A URL
 //! with a literal IP never reaches a resolver, so `send` checks it directly.
+//! Proxies from the environment are ignored, since a proxy resolves hostnames
+//! out of the guard's sight; one named by `HOOKRELAY_OUTBOUND_PROXY` takes
+//! over the guard's job for hostnames (see `send::Sender`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -53,9 +56,25 @@ fn v6_forbidden(ip: Ipv6Addr) -> bool {
         || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (seg[0] & 0xffc0) == 0xfec0 // site-local fec0::/10
         || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
-        || (seg[0] == 0x0064 && seg[1] == 0xff9b && v4_forbidden(embedded_v4(seg[6], seg[7]))) // NAT64
+        || nat64_forbidden(seg, embedded_v4(seg[6], seg[7]))
         || (seg[0] == 0x2002 && v4_forbidden(embedded_v4(seg[1], seg[2]))) // 6to4
+        // Teredo 2001::/32, refused whole rather than decoded: it carries the
+        // client's IPv4 (inverted) and its server's, reached through whichever
+        // relay the network picks, and no webhook receiver lives there today.
+        || (seg[0] == 0x2001 && seg[1] == 0)
         || (seg[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible (deprecated) and other ::/96
+}
+
+/// NAT64 (64:ff9b::/32): only the well-known prefix 64:ff9b::/96 places the
+/// IPv4 address where it can be read (the last 32 bits), so it is judged by
+/// that address. The local-use 64:ff9b:1::/48 (RFC 8215) may embed it at any of
+/// several prefix lengths chosen by the network's operator, and the rest of the
+/// /32 is unassigned: both are refused whole.
+fn nat64_forbidden(seg: [u16; 8], last_32_bits: Ipv4Addr) -> bool {
+    if seg[..2] != [0x0064, 0xff9b] {
+        return false;
+    }
+    seg[2..6] != [0, 0, 0, 0] || v4_forbidden(last_32_bits)
 }
 
 /// The IP of a URL whose host is a literal address.
@@ -123,6 +142,14 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a00:1",
             "2002:c0a8:101::1",
+            // NAT64 local-use 64:ff9b:1::/48, whatever it embeds.
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:808:808::",
+            "64:ff9b:1::808:808",
+            // Teredo 2001::/32: server 65.54.227.120, client 63.64.0.45
+            // (0x3f40002d inverted is 0xc0bfffd2), then a loopback client.
+            "2001:0:4136:e378:8000:63bf:c0bf:ffd2",
+            "2001:0:4136:e378::80ff:fffe",
         ];
         for ip in refused {
             assert!(is_forbidden(ip.parse().unwrap()), "{ip} should be refused");
@@ -134,6 +161,7 @@ mod tests {
             "2606:4700::1111",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
+            "2001:4860:4860::8888",
         ];
         for ip in allowed {
             assert!(!is_forbidden(ip.parse().unwrap()), "{ip} should be allowed");

@@ -1,4 +1,4 @@
-//! What an attempt means for its delivery (API.md §7 and §8).
+//! What an attempt means for its delivery (docs/api.md, "Retries").
 
 use std::time::Duration;
 

@@ -66,6 +66,13 @@ pub struct Attempted {
 }
 
 /// The shared HTTP client: keep-alive connections pooled per receiver, no redirects.
+///
+/// Proxies come from `HOOKRELAY_OUTBOUND_PROXY` alone, never from the
+/// environment's `HTTP_PROXY` and friends: through a proxy, the guarded resolver
+/// would see only the proxy's address and the proxy would reach any receiver.
+/// An operator who names a proxy makes it the egress policy's enforcer, so the
+/// resolver is not guarded then (it only ever resolves the proxy, which may well
+/// live on a private address).
 #[derive(Clone)]
 pub struct Sender {
     client: reqwest::Client,
@@ -74,7 +81,11 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(timeout: Duration, allow_private: bool) -> Result<Sender, reqwest::Error> {
+    pub fn new(
+        timeout: Duration,
+        allow_private: bool,
+        proxy: Option<&url::Url>,
+    ) -> Result<Sender, reqwest::Error> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -82,7 +93,11 @@ impl Sender {
             .user_agent(USER_AGENT)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true);
-        if !allow_private {
+        builder = match proxy {
+            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str())?),
+            None => builder.no_proxy(),
+        };
+        if !allow_private && proxy.is_none() {
             builder = builder.dns_resolver(Arc::new(GuardedResolver));
         }
         Ok(Sender {

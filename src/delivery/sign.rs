@@ -1,4 +1,4 @@
-//! Signatures a receiver checks (API.md §7).
+//! Signatures a receiver checks (docs/api.md, "Signatures").
 //!
 //! `X-Webhook-Signature` is HMAC-SHA256 keyed with the secret string itself, over
 //! the body. `webhook-signature` follows Standard Webhooks: keyed with the

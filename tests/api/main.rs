@@ -4,6 +4,7 @@
 mod bad_requests;
 mod deliveries;
 mod delivery;
+mod docs;
 mod fanout;
 mod faults;
 mod helpers;

@@ -301,3 +301,25 @@ async fn retention_deletes_old_finished_rows_and_nothing_else() {
     );
     assert_eq!(ids("idempotency_keys", "key").await, ["fresh"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_logs_written_to_a_file_carry_no_colour_codes() {
+    let url = crate::helpers::fresh_database().await;
+    let process = crate::helpers::Process::start(&url, &[("HOOKRELAY_LOG_FORMAT", "text")]).await;
+    // A request, so a request line is logged too.
+    let r = reqwest::get(format!("{}/webhooks", process.address))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let logged = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        process.log_text().contains("/webhooks")
+    })
+    .await;
+    let log = process.log_text();
+    assert!(logged, "the request was not logged:\n{log}");
+    assert!(log.contains("hookrelay is serving"), "{log}");
+    assert!(
+        !log.contains("\x1b["),
+        "colour codes in the log file:\n{log:?}"
+    );
+}

@@ -434,3 +434,151 @@ async fn no_secret_appears_in_the_logs_even_at_trace_level() {
         "something secret-shaped appears in the log"
     );
 }
+
+/// The address a receiver listens on, as a proxy URL: `http://127.0.0.1:<port>`.
+fn as_proxy(receiver: &Receiver) -> String {
+    receiver.url.trim_end_matches("/hook").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_from_the_environment_are_ignored_so_the_guard_still_refuses() {
+    // A "proxy" that would forward anything: it answers 200 to whatever it gets.
+    let proxy = Receiver::ok().await;
+    let proxy_url = as_proxy(&proxy);
+    let url = fresh_database().await;
+    let mut env = vec![
+        ("HOOKRELAY_ALLOW_PRIVATE_TARGETS", "false"),
+        ("HOOKRELAY_RETRY_SCHEDULE", "10ms"),
+    ];
+    for name in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        env.push((name, proxy_url.as_str()));
+    }
+    let process = Process::start(&url, &env).await;
+    let http = reqwest::Client::new();
+    // A hostname passes registration; it resolves to loopback only at the attempt.
+    let port = crate::helpers::closed_port();
+    for scheme in ["http", "https"] {
+        let r = http
+            .post(format!("{}/webhooks", process.address))
+            .json(
+                &json!({"url": format!("{scheme}://localhost:{port}/hook"), "event_types": ["a"]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let event: serde_json::Value = http
+        .post(format!("{}/events", process.address))
+        .json(&json!({"type": "a", "payload": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(event["deliveries"], 2);
+    let page: serde_json::Value = http
+        .get(format!(
+            "{}/events/{}/deliveries",
+            process.address,
+            event["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for d in page["data"].as_array().unwrap() {
+        let url = format!(
+            "{}/deliveries/{}",
+            process.address,
+            d["id"].as_str().unwrap()
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let d = loop {
+            let d: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+            if d["status"] == "failed" || d["status"] == "success" {
+                break d;
+            }
+            assert!(std::time::Instant::now() < deadline, "unfinished: {d:#}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(d["status"], "failed", "{d:#}");
+        for attempt in d["attempt_log"].as_array().unwrap() {
+            let error = attempt["error"].as_str().unwrap_or("");
+            assert!(error.contains("refused by the address guard"), "{d:#}");
+        }
+    }
+    assert_eq!(proxy.count(), 0, "the environment's proxy got a request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_outbound_proxy_every_delivery_goes_through_it() {
+    let proxy = Receiver::ok().await;
+    let proxy_url: url::Url = as_proxy(&proxy).parse().unwrap();
+    // The guard is on, and the proxy itself is on loopback: naming it is the
+    // operator's choice, and hostnames are the proxy's to resolve and police.
+    let app = spawn_app_with(|c| {
+        c.allow_private_targets = false;
+        c.outbound_proxy = Some(proxy_url);
+    })
+    .await;
+    // `.invalid` never resolves: only the proxy can have carried this.
+    app.create_webhook("http://receiver.hookrelay.invalid/hook", &["a"])
+        .await;
+    let event = app.emit("a", json!({"via": "proxy"})).await;
+    let got = proxy.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].header("host"), "receiver.hookrelay.invalid");
+    assert_eq!(got[0].json(), json!({"via": "proxy"}));
+    let delivery = &app.deliveries_of(event["id"].as_str().unwrap()).await[0];
+    app.wait_for_status(
+        delivery["id"].as_str().unwrap(),
+        "success",
+        Duration::from_secs(10),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app_with(|c| {
+        c.workers = 0;
+        c.api_tokens = vec!["the-token".into()];
+    })
+    .await;
+    let status = |authorization: &'static str| {
+        app.http
+            .get(format!("{}/webhooks", app.address))
+            .header("Authorization", authorization)
+            .send()
+    };
+    for accepted in [
+        "Bearer the-token",
+        "bearer the-token",
+        "BEARER the-token",
+        "bEaReR the-token",
+        "Bearer    the-token",
+    ] {
+        let r = status(accepted).await.unwrap();
+        assert_eq!(r.status(), 200, "{accepted:?}");
+    }
+    for refused in [
+        "Basic the-token",
+        "Bearerthe-token",
+        "the-token",
+        "Bearer the-token2",
+        "Bearer",
+    ] {
+        let r = status(refused).await.unwrap();
+        assert_eq!(r.status(), 401, "{refused:?}");
+    }
+}
