@@ -4,7 +4,7 @@
 -- to start and a change was announced meanwhile): what a send needs to know.
 -- A webhook that is deleted or disabled comes back with enabled = false; one
 -- that no longer exists does not come back. Primary key lookups.
-SELECT id, version, url, enabled, secret,
+SELECT id, version, url, enabled, secret, rate_limit,
        CASE WHEN previous_secret_expires_at > now() THEN previous_secret END AS previous_secret,
        CASE WHEN previous_secret_expires_at > now() THEN previous_secret_expires_at END AS previous_secret_expires_at
 FROM webhooks

@@ -52,6 +52,7 @@ statements! {
     RESCUE_EXPIRED = "rescue_expired.sql";
     RELEASE_CLAIMS = "release_claims.sql";
     RECONCILE_HELD = "reconcile_held.sql";
+    RATE_SLOT_TAKE = "rate_slot_take.sql";
 
     RETENTION_DELIVERIES = "retention_deliveries.sql";
     RETENTION_EVENTS = "retention_events.sql";

@@ -246,7 +246,14 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
         let claimed = async {
             let client = shared.pool.get().await?;
             if !limits.paused.is_empty() {
-                queue::defer_paused(&client, &limits.paused, &limits.resume_in_ms, asked).await?;
+                queue::defer_paused(
+                    &client,
+                    &limits.paused,
+                    &limits.resume_in_ms,
+                    &limits.spacing_ms,
+                    asked,
+                )
+                .await?;
             }
             queue::claim(&client, asked, shared.config.lease, &spread).await
         }
@@ -336,31 +343,47 @@ struct Claim {
 async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completion>) {
     let d = &claim.delivery;
     let mut changes = shared.targets.changes();
-    let slots = async {
-        let lane = claim.lane.clone().acquire_owned().await.ok()?;
-        let worker = shared.sending.clone().acquire_owned().await.ok()?;
-        Some((lane, worker))
+    let lane = match wait(&shared, d, &mut changes, claim.lane.clone().acquire_owned()).await {
+        Waited::Got(lane) => lane,
+        Waited::Stopped => return,
     };
-    tokio::pin!(slots);
-    let slots = loop {
-        tokio::select! {
-            s = &mut slots => break s,
-            // Not started: shutdown hands it back with the other unfinished claims.
-            _ = shared.stop_claiming.cancelled() => break None,
-            // A webhook changed while this waited: one disabled or deleted
-            // gets its claims back now, not when a worker frees up.
-            Ok(()) = changes.changed() => {
-                if matches!(shared.targets.current(d.webhook_id), Current::Stop) {
-                    hand_back(&shared, d, true).await;
+    // A rate-limited webhook: wait for this attempt's slot, then take a worker.
+    let spacing = match target_now(&shared, d.webhook_id).await {
+        Ok(Some(target)) => target.rate_limit.map(spacing),
+        _ => None,
+    };
+    lock(&shared.throttle).rate_limited(d.webhook_id, spacing);
+    let worker = loop {
+        let slot = match spacing {
+            Some(spacing) => match wait_for_slot(&shared, &claim, spacing).await {
+                Some(at) => Some((at, spacing)),
+                None => {
+                    drop(lane);
+                    hand_back(&shared, d, false).await;
                     return;
                 }
-            }
+            },
+            None => None,
+        };
+        let worker = match wait(
+            &shared,
+            d,
+            &mut changes,
+            shared.sending.clone().acquire_owned(),
+        )
+        .await
+        {
+            Waited::Got(worker) => worker,
+            Waited::Stopped => return,
+        };
+        match slot {
+            // The workers were all busy past the slot: sent now, it would
+            // crowd the next slots' attempts. Its slot is gone; take another.
+            Some((at, spacing)) if tokio::time::Instant::now() > at + late(spacing) => continue,
+            _ => break worker,
         }
     };
-    let Some(slots) = slots else {
-        lock(&shared.throttle).abandoned(d.webhook_id);
-        return;
-    };
+    let slots = (lane, worker);
     let now = tokio::time::Instant::now();
     if now.duration_since(claim.claimed_at) > shared.latest_start
         || lock(&shared.throttle).held_back(d.webhook_id, claim.trips, now)
@@ -421,6 +444,85 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
     // The completer outlives every executor, so this only fails if it crashed;
     // then the lease brings the delivery back.
     let _ = done.send(completion(d, attempted, outcome)).await;
+}
+
+enum Waited<T> {
+    Got(T),
+    /// Shutdown began (the claim is handed back with the others), or the
+    /// webhook was disabled or deleted (the claim was handed back, held).
+    Stopped,
+}
+
+/// Waits for a lane or a worker, unless shutdown begins or the webhook is
+/// disabled or deleted meanwhile: its claims go back then, not when a worker
+/// frees up.
+async fn wait<T, E>(
+    shared: &Shared,
+    d: &Claimed,
+    changes: &mut tokio::sync::watch::Receiver<u64>,
+    permit: impl std::future::Future<Output = Result<T, E>>,
+) -> Waited<T> {
+    tokio::pin!(permit);
+    loop {
+        tokio::select! {
+            p = &mut permit => match p {
+                Ok(p) => return Waited::Got(p),
+                Err(_) => break,
+            },
+            _ = shared.stop_claiming.cancelled() => break,
+            Ok(()) = changes.changed() => {
+                if matches!(shared.targets.current(d.webhook_id), Current::Stop) {
+                    hand_back(shared, d, true).await;
+                    return Waited::Stopped;
+                }
+            }
+        }
+    }
+    lock(&shared.throttle).abandoned(d.webhook_id);
+    Waited::Stopped
+}
+
+/// One attempt every this long, for `rate_limit` attempts per second.
+fn spacing(rate_limit: i32) -> Duration {
+    Duration::from_micros(1_000_000 / u64::try_from(rate_limit.max(1)).unwrap_or(1))
+}
+
+/// How late after its slot an attempt may still start: later, attempts of
+/// later slots would crowd into the same second.
+fn late(spacing: Duration) -> Duration {
+    spacing.clamp(Duration::from_millis(10), Duration::from_millis(100))
+}
+
+/// Takes the attempt's slot of its webhook's rate limit (from the database,
+/// so the limit holds across processes), sleeps until it comes, and returns
+/// when it began. `None` when the claim cannot wait that long (its lease would
+/// run out during the attempt), or shutdown begins: the claim goes back uncounted.
+async fn wait_for_slot(
+    shared: &Shared,
+    claim: &Claim,
+    spacing: Duration,
+) -> Option<tokio::time::Instant> {
+    let d = &claim.delivery;
+    let taken = async {
+        let client = shared.pool.get().await?;
+        queue::take_rate_slot(&client, d.webhook_id, spacing).await
+    }
+    .await;
+    let wait = match taken {
+        Ok(wait) => wait,
+        Err(e) => {
+            tracing::warn!(error = %e, webhook_id = %d.webhook_id, "could not take a rate-limit slot; handing the claim back");
+            return None;
+        }
+    };
+    let starts = tokio::time::Instant::now() + wait;
+    if starts.duration_since(claim.claimed_at) > shared.latest_start {
+        return None;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(starts) => Some(starts),
+        _ = shared.stop_claiming.cancelled() => None,
+    }
 }
 
 /// Returns a claim that will not be attempted now: back to pending, due now,

@@ -20,6 +20,9 @@ pub struct CreateWebhook {
     description: Option<String>,
     secret: Option<String>,
     enabled: Option<bool>,
+    /// At most this many attempts per second to this webhook, across every
+    /// hookrelay process; absent or null: no limit.
+    rate_limit: Option<i64>,
 }
 
 #[derive(utoipa::ToSchema, Deserialize)]
@@ -31,6 +34,9 @@ pub struct UpdateWebhook {
     /// Absent: unchanged; null: cleared.
     #[serde(default, deserialize_with = "present")]
     description: Option<Option<String>>,
+    /// Absent: unchanged; null: no limit.
+    #[serde(default, deserialize_with = "present")]
+    rate_limit: Option<Option<i64>>,
 }
 
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
@@ -63,6 +69,20 @@ fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
         }
     }
     Ok(url)
+}
+
+/// Most attempts per second a limit may allow: beyond this, a limit limits nothing.
+const MAX_RATE_LIMIT: i64 = 100_000;
+
+fn parse_rate_limit(raw: Option<i64>) -> Result<Option<i32>, ApiError> {
+    raw.map(|r| match i32::try_from(r) {
+        Ok(r) if (1..=MAX_RATE_LIMIT).contains(&i64::from(r)) => Ok(r),
+        _ => Err(ApiError::invalid(
+            "rate_limit",
+            format!("must be an integer from 1 to {MAX_RATE_LIMIT} (attempts per second), or null for no limit; got {r}"),
+        )),
+    })
+    .transpose()
 }
 
 fn parse_event_types(raw: &[String]) -> Result<EventTypeFilter, ApiError> {
@@ -100,6 +120,7 @@ pub async fn create(
         description: parse_optional_description(input.description.as_deref())?,
         enabled: input.enabled.unwrap_or(true),
         secret: secret.clone(),
+        rate_limit: parse_rate_limit(input.rate_limit)?,
     };
     let webhook = webhooks::insert(&state.db().await?, new).await?;
     Ok(HttpResponse::Created()
@@ -177,6 +198,7 @@ pub async fn update(
             .description
             .map(|d| parse_optional_description(d.as_deref()))
             .transpose()?,
+        rate_limit: input.rate_limit.map(parse_rate_limit).transpose()?,
     };
     let enabling = changes.enabled == Some(true);
     let (webhook, version) = webhooks::update(&mut state.db().await?, id, &changes)

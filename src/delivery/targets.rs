@@ -43,6 +43,8 @@ pub struct Target {
     pub secret: String,
     /// The secret before a rotation, while it is honoured (until the time given).
     pub previous_secret: Option<(String, DateTime<Utc>)>,
+    /// At most this many attempts per second, across every process.
+    pub rate_limit: Option<i32>,
 }
 
 impl Target {
@@ -183,6 +185,7 @@ impl Targets {
                     url: row.get("url"),
                     secret: row.get("secret"),
                     previous_secret: previous.zip(until),
+                    rate_limit: row.get("rate_limit"),
                 })
             })
             .collect();
@@ -254,6 +257,7 @@ mod tests {
             url: format!("http://v{version}.test/"),
             secret: String::new(),
             previous_secret: None,
+            rate_limit: None,
         })]
     }
 

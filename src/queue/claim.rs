@@ -83,19 +83,36 @@ fn look_ahead(limit: i64) -> i64 {
     limit.saturating_mul(4).max(64)
 }
 
-/// Moves the due rows of paused webhooks that a claim of `limit` would meet to
-/// when each pause ends (`resume_in_ms`); returns how many moved.
+/// Moves the due rows of webhooks that may take nothing now, that a claim of
+/// `limit` would meet, to when each is expected to be taken: `resume_in_ms`,
+/// then one every `spacing_ms` (a rate limit's slots; 0 for a pause). Returns
+/// how many moved.
 pub async fn defer_paused(
     client: &Client,
     paused: &[Uuid],
     resume_in_ms: &[i64],
+    spacing_ms: &[i64],
     limit: usize,
 ) -> Result<u64, StoreError> {
     let stmt = client.prepare_cached(sql::DEFER_PAUSED).await?;
     let look_ahead = look_ahead(i64::try_from(limit).unwrap_or(i64::MAX));
     Ok(client
-        .execute(&stmt, &[&paused, &resume_in_ms, &look_ahead])
+        .execute(&stmt, &[&paused, &resume_in_ms, &look_ahead, &spacing_ms])
         .await?)
+}
+
+/// Takes the next send slot of a webhook limited to one attempt every
+/// `spacing`, shared by every process; returns how long until it starts.
+pub async fn take_rate_slot(
+    client: &Client,
+    webhook_id: Uuid,
+    spacing: Duration,
+) -> Result<Duration, StoreError> {
+    let stmt = client.prepare_cached(sql::RATE_SLOT_TAKE).await?;
+    let spacing_us = i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX);
+    let row = client.query_one(&stmt, &[&webhook_id, &spacing_us]).await?;
+    let wait_us: i64 = row.get("wait_us");
+    Ok(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
 }
 
 /// How long until the earliest pending delivery outside `excluded` is due (zero

@@ -16,6 +16,6 @@ mod claim;
 mod complete;
 mod rescue;
 
-pub use claim::{claim, defer_paused, next_due, Claimed, Spread};
+pub use claim::{claim, defer_paused, next_due, take_rate_slot, Claimed, Spread};
 pub use complete::{complete, Completion, Status};
 pub use rescue::{reconcile_held, release, rescue_expired, Release};

@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhook_state",
         sql: include_str!("../../migrations/0005_webhook_state.sql"),
     },
+    Migration {
+        version: 9,
+        name: "rate_limits",
+        sql: include_str!("../../migrations/0009_rate_limits.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

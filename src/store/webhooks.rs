@@ -19,6 +19,8 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     pub description: Option<String>,
     pub enabled: bool,
+    /// At most this many attempts per second, across every process; none: no limit.
+    pub rate_limit: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -31,6 +33,7 @@ impl Webhook {
             event_types: row.get("event_types"),
             description: row.get("description"),
             enabled: row.get("enabled"),
+            rate_limit: row.get("rate_limit"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         }
@@ -43,15 +46,18 @@ pub struct NewWebhook {
     pub description: Option<String>,
     pub enabled: bool,
     pub secret: Secret,
+    pub rate_limit: Option<i32>,
 }
 
-/// What a PATCH changes; `None` keeps the field. `description: Some(None)` clears it.
+/// What a PATCH changes; `None` keeps the field. `description: Some(None)` clears it,
+/// and so does `rate_limit: Some(None)`.
 #[derive(Default)]
 pub struct WebhookChanges {
     pub url: Option<WebhookUrl>,
     pub event_types: Option<EventTypeFilter>,
     pub enabled: Option<bool>,
     pub description: Option<Option<String>>,
+    pub rate_limit: Option<Option<i32>>,
 }
 
 pub async fn insert(client: &Client, new: NewWebhook) -> Result<Webhook, StoreError> {
@@ -66,6 +72,7 @@ pub async fn insert(client: &Client, new: NewWebhook) -> Result<Webhook, StoreEr
                 &new.description,
                 &new.enabled,
                 &new.secret.expose(),
+                &new.rate_limit,
             ],
         )
         .await?;
@@ -117,6 +124,8 @@ async fn update_once(
     let event_types = changes.event_types.as_ref().map(EventTypeFilter::as_slice);
     let set_description = changes.description.is_some();
     let description = changes.description.clone().flatten();
+    let set_rate_limit = changes.rate_limit.is_some();
+    let rate_limit = changes.rate_limit.flatten();
     let Some(row) = tx
         .query_opt(
             &stmt,
@@ -127,6 +136,8 @@ async fn update_once(
                 &changes.enabled,
                 &set_description,
                 &description,
+                &set_rate_limit,
+                &rate_limit,
             ],
         )
         .await?

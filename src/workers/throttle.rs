@@ -14,6 +14,11 @@
 //! answer (anything else, a 4xx included) closes the breaker, another failure
 //! trips it again.
 //!
+//! A rate-limited webhook (its `rate_limit`) holds only the claims it can
+//! start within a few seconds; its attempts take their slots from the
+//! database (workers.rs), so the limit holds across processes, and its due
+//! rows wait in the queue, moved to when their slots are expected.
+//!
 //! The state is in memory and per process: it shapes what this process claims,
 //! and is rebuilt from experience after a restart. One effect is shared: the
 //! due rows of a paused webhook that this process's claims would read past are
@@ -34,6 +39,23 @@ const TRIP_AFTER: u32 = 5;
 const FIRST_PAUSE: Duration = Duration::from_secs(5);
 const MAX_PAUSE: Duration = Duration::from_secs(60);
 
+/// A rate-limited webhook holds no more claims than it can start in this long:
+/// a claim waits for its slot, and must start well within its lease.
+const RATE_CLAIM_HORIZON: Duration = Duration::from_secs(5);
+
+/// Most claims a webhook may hold here: `cap`, or for a rate-limited one, what
+/// its slots let it start within `RATE_CLAIM_HORIZON` (at least one).
+fn claim_cap(cap: i32, spacing: Option<Duration>) -> i32 {
+    match spacing {
+        None => cap,
+        Some(s) if s.is_zero() => cap,
+        Some(s) => {
+            let fits = RATE_CLAIM_HORIZON.as_micros() / s.as_micros().max(1);
+            cap.min(i32::try_from(fits).unwrap_or(i32::MAX)).max(1)
+        }
+    }
+}
+
 struct WebhookState {
     /// Claimed and not finished: sending, or waiting for the lane.
     in_flight: i32,
@@ -46,15 +68,22 @@ struct WebhookState {
     probing: bool,
     /// Trips so far; claims made before the latest one are not sent.
     tripped: u64,
+    /// The webhook's rate limit, as one attempt every `spacing` (its slots are
+    /// kept in the database; this only shapes what this process claims).
+    spacing: Option<Duration>,
 }
 
 /// What the claim statement needs to know of this process's webhooks.
 pub struct ClaimLimits {
     /// Webhooks that may take nothing more now: at the cap, probing, or paused.
     pub excluded: Vec<Uuid>,
-    /// Of those, the ones paused by the breaker, and in how many milliseconds each resumes.
+    /// Of those, the ones whose due rows a claim should not meet: paused by the
+    /// breaker, or rate-limited with all the claims they may hold; in how many
+    /// milliseconds each takes more, and how far apart (a rate limit's slots;
+    /// 0 for a pause).
     pub paused: Vec<Uuid>,
     pub resume_in_ms: Vec<i64>,
+    pub spacing_ms: Vec<i64>,
     /// Webhooks with deliveries claimed here, and how many.
     pub busy: Vec<Uuid>,
     pub busy_counts: Vec<i32>,
@@ -87,6 +116,7 @@ impl Throttle {
             excluded: Vec::new(),
             paused: Vec::new(),
             resume_in_ms: Vec::new(),
+            spacing_ms: Vec::new(),
             busy: Vec::new(),
             busy_counts: Vec::new(),
             next_resume: None,
@@ -104,6 +134,7 @@ impl Throttle {
                 limits
                     .resume_in_ms
                     .push(i64::try_from(resume_in).unwrap_or(i64::MAX));
+                limits.spacing_ms.push(0);
                 limits.next_resume = Some(limits.next_resume.map_or(until, |t| t.min(until)));
             } else if w.probing {
                 if w.in_flight > 0 {
@@ -113,11 +144,25 @@ impl Throttle {
                     limits.busy.push(*id);
                     limits.busy_counts.push(cap - 1);
                 }
-            } else if w.in_flight >= cap {
+            } else if w.in_flight >= claim_cap(cap, w.spacing) {
                 limits.excluded.push(*id);
+                if let Some(spacing) = w.spacing {
+                    // Its claims are waiting for their slots: what is due
+                    // behind them will be taken one slot apart, after them.
+                    let ms = i64::try_from(spacing.as_millis()).unwrap_or(i64::MAX);
+                    limits.paused.push(*id);
+                    limits
+                        .resume_in_ms
+                        .push(ms.saturating_mul(i64::from(w.in_flight)));
+                    limits.spacing_ms.push(ms);
+                }
             } else if w.in_flight > 0 {
                 limits.busy.push(*id);
-                limits.busy_counts.push(w.in_flight);
+                // The claim statement knows one cap for all: a smaller one is
+                // told as that many slots already taken.
+                limits
+                    .busy_counts
+                    .push(w.in_flight + cap - claim_cap(cap, w.spacing));
             }
         }
         // Forget webhooks with nothing to remember, so the map stays small.
@@ -125,6 +170,13 @@ impl Throttle {
             w.in_flight > 0 || w.paused_until.is_some() || w.unhealthy_in_a_row > 0 || w.probing
         });
         limits
+    }
+
+    /// Records a webhook's rate limit, as seen when one of its attempts was about to start.
+    pub fn rate_limited(&mut self, webhook: Uuid, spacing: Option<Duration>) {
+        if let Some(w) = self.webhooks.get_mut(&webhook) {
+            w.spacing = spacing;
+        }
     }
 
     /// Whether a delivery claimed when the breaker had tripped `trips` times
@@ -157,6 +209,7 @@ impl Throttle {
                 paused_until: None,
                 probing: false,
                 tripped: 0,
+                spacing: None,
             })
     }
 

@@ -12,6 +12,7 @@ mod ingest;
 mod openapi;
 mod operations;
 mod plans;
+mod rate_limit;
 mod security;
 mod startup;
 mod webhook_state;
