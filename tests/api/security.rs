@@ -371,28 +371,16 @@ async fn no_secret_appears_in_the_logs_even_at_trace_level() {
         .unwrap();
     assert_eq!(r.status(), 422, "a URL over the limit once normalised");
     assert!(r.text().await.unwrap().contains("url"));
-    let webhook_id = http
-        .get(format!("{}/webhooks", process.address))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let delivery_id = http
-        .get(format!("{}/deliveries", process.address))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let newest = |list: &'static str| {
+        let url = format!("{}/{list}", process.address);
+        let http = &http;
+        async move {
+            let page: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            page["data"][0]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let webhook_id = newest("webhooks").await;
+    let delivery_id = newest("deliveries").await;
     let hostile = [
         json!({"url": long_url, "event_types": ["a"], "secret": given}),
         json!({"url": format!("{}?q={}", ok.url, "%".repeat(1500)), "event_types": ["a"]}),

@@ -223,6 +223,35 @@ async fn a_change_made_through_another_process_binds_this_ones_claims() {
     assert!(new.count() > BACKLOG / 2);
 }
 
+/// Four clients emitting events of type `a` until `stop` is set (or `count`
+/// each); each answers the statuses it got.
+fn emitters(
+    app: &TestApp,
+    count: Option<usize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Vec<u16>>> {
+    (0..4)
+        .map(|_| {
+            let (http, address, stop) = (app.http.clone(), app.address.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                    && count.is_none_or(|n| statuses.len() < n)
+                {
+                    let r = http
+                        .post(format!("{address}/events"))
+                        .json(&json!({"type": "a", "payload": {}}))
+                        .send()
+                        .await
+                        .unwrap();
+                    statuses.push(r.status().as_u16());
+                }
+                statuses
+            })
+        })
+        .collect()
+}
+
 /// Unfinished deliveries of the webhook that a claim could take.
 async fn unheld(app: &TestApp, webhook_id: &str) -> i64 {
     app.db
@@ -244,24 +273,7 @@ async fn events_racing_a_disable_are_held_or_were_sent_before_it_returned() {
     let id = webhook["id"].as_str().unwrap().to_owned();
     let location = format!("/webhooks/{id}");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let emitters: Vec<_> = (0..4)
-        .map(|_| {
-            let (http, address, stop) = (app.http.clone(), app.address.clone(), stop.clone());
-            tokio::spawn(async move {
-                let mut statuses = Vec::new();
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let r = http
-                        .post(format!("{address}/events"))
-                        .json(&json!({"type": "a", "payload": {}}))
-                        .send()
-                        .await
-                        .unwrap();
-                    statuses.push(r.status().as_u16());
-                }
-                statuses
-            })
-        })
-        .collect();
+    let emitters = emitters(&app, None, stop.clone());
     for round in 0..15 {
         let r = app.patch(&location, &json!({"enabled": false})).await;
         let returned = Instant::now();
@@ -381,24 +393,11 @@ async fn events_racing_a_delete_are_accepted_and_nothing_is_sent_after_it() {
     for round in 0..8 {
         let webhook = app.create_webhook(&receiver.url, &["a"]).await;
         let location = format!("/webhooks/{}", webhook["id"].as_str().unwrap());
-        let emitters: Vec<_> = (0..4)
-            .map(|_| {
-                let (http, address) = (app.http.clone(), app.address.clone());
-                tokio::spawn(async move {
-                    let mut statuses = Vec::new();
-                    for _ in 0..15 {
-                        let r = http
-                            .post(format!("{address}/events"))
-                            .json(&json!({"type": "a", "payload": {}}))
-                            .send()
-                            .await
-                            .unwrap();
-                        statuses.push(r.status().as_u16());
-                    }
-                    statuses
-                })
-            })
-            .collect();
+        let emitters = emitters(
+            &app,
+            Some(15),
+            std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
         let r = app.delete(&location).await;
         let returned = Instant::now();
