@@ -44,6 +44,11 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
+    /// Without DATABASE_URL, start and manage a local Postgres cluster; false makes
+    /// DATABASE_URL required (a container has no Postgres to start).
+    #[arg(long, env = "HOOKRELAY_MANAGED_POSTGRES", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub managed_postgres: bool,
+
     /// Where the managed local Postgres keeps its data (used only without DATABASE_URL).
     #[arg(
         long,
@@ -155,6 +160,11 @@ impl RetrySchedule {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
+        "DATABASE_URL is unset and HOOKRELAY_MANAGED_POSTGRES is false: \
+         set DATABASE_URL to the Postgres database hookrelay should use"
+    )]
+    NoDatabase,
+    #[error(
         "HOOKRELAY_LISTEN is {0}, which is not a loopback address, and HOOKRELAY_API_TOKENS is unset: \
          set API tokens, or listen on 127.0.0.1"
     )]
@@ -173,6 +183,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: Option<String>,
+    pub managed_postgres: bool,
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub workers: usize,
@@ -192,6 +203,10 @@ pub struct Config {
 
 impl Config {
     pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        // First: in a container this is the mistake to name, before any other.
+        if s.database_url.is_none() && !s.managed_postgres {
+            return Err(ConfigError::NoDatabase);
+        }
         let api_tokens: Vec<String> = match &s.api_tokens {
             None => Vec::new(),
             Some(list) => list.split(',').map(|t| t.trim().to_owned()).collect(),
@@ -222,6 +237,7 @@ impl Config {
                 .lease
                 .unwrap_or(s.delivery_timeout + Duration::from_secs(30)),
             database_url: s.database_url,
+            managed_postgres: s.managed_postgres,
             data_dir: s.data_dir,
             listen: s.listen,
             workers: s.workers,
@@ -301,6 +317,17 @@ mod tests {
         assert_eq!(parse_size("1MiB").unwrap(), 1_048_576);
         assert_eq!(parse_size("100").unwrap(), 100);
         assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn without_managed_postgres_a_database_url_is_required() {
+        let mut settings = Cli::parse_from(["hookrelay", "--managed-postgres", "false"]).settings;
+        // Whatever DATABASE_URL the environment running the tests holds.
+        settings.database_url = None;
+        let err = Config::from_settings(settings.clone()).unwrap_err();
+        assert!(matches!(err, ConfigError::NoDatabase));
+        settings.database_url = Some("postgres://db/hookrelay".to_owned());
+        assert!(Config::from_settings(settings).is_ok());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 
 use crate::api::{self, AppState};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::delivery::Sender;
 use crate::metrics::Metrics;
 use crate::retention;
@@ -27,6 +27,8 @@ use crate::workers::Workers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error(transparent)]
@@ -52,11 +54,15 @@ pub struct Database {
     pub cluster: Option<LocalCluster>,
 }
 
-/// Connects (starting the managed cluster when `config.database_url` is unset, and
-/// filling it in) and applies pending migrations.
+/// Connects (starting the managed cluster when `config.database_url` is unset and
+/// `config.managed_postgres` allows it, and filling it in) and applies pending
+/// migrations.
 pub async fn database(config: &mut Config) -> Result<Database, StartupError> {
     let cluster = match &config.database_url {
         Some(_) => None,
+        // `Config::from_settings` refuses this too; a `Config` built in code
+        // must not start a cluster it was told not to either.
+        None if !config.managed_postgres => return Err(ConfigError::NoDatabase.into()),
         None => {
             let dir = config.data_dir.clone();
             let cluster =
