@@ -30,6 +30,9 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Exit 0 when /healthz at HOOKRELAY_LISTEN answers 200 within 2s, else 1
+    /// (the container's HEALTHCHECK: it follows the same settings as `serve`).
+    Healthcheck,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
