@@ -30,6 +30,9 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Exit 0 when /healthz at HOOKRELAY_LISTEN answers 200 within 2s, else 1
+    /// (the container's HEALTHCHECK: it follows the same settings as `serve`).
+    Healthcheck,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,6 +46,11 @@ pub struct Settings {
     /// Postgres connection URL. Unset: hookrelay runs its own local cluster under the data dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
+
+    /// Without DATABASE_URL, start and manage a local Postgres cluster; false makes
+    /// DATABASE_URL required (a container has no Postgres to start).
+    #[arg(long, env = "HOOKRELAY_MANAGED_POSTGRES", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub managed_postgres: bool,
 
     /// Where the managed local Postgres keeps its data (used only without DATABASE_URL).
     #[arg(
@@ -163,6 +171,11 @@ impl RetrySchedule {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
+        "DATABASE_URL is unset and HOOKRELAY_MANAGED_POSTGRES is false: \
+         set DATABASE_URL to the Postgres database hookrelay should use"
+    )]
+    NoDatabase,
+    #[error(
         "HOOKRELAY_LISTEN is {0}, which is not a loopback address, and HOOKRELAY_API_TOKENS is unset: \
          set API tokens, or listen on 127.0.0.1"
     )]
@@ -198,6 +211,7 @@ fn show(d: Duration) -> humantime::FormattedDuration {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: Option<String>,
+    pub managed_postgres: bool,
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub workers: usize,
@@ -218,6 +232,10 @@ pub struct Config {
 
 impl Config {
     pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        // First: in a container this is the mistake to name, before any other.
+        if s.database_url.is_none() && !s.managed_postgres {
+            return Err(ConfigError::NoDatabase);
+        }
         let api_tokens: Vec<String> = match &s.api_tokens {
             None => Vec::new(),
             Some(list) => list.split(',').map(|t| t.trim().to_owned()).collect(),
@@ -227,6 +245,7 @@ impl Config {
                 .lease
                 .unwrap_or(s.delivery_timeout + Duration::from_secs(30)),
             database_url: s.database_url,
+            managed_postgres: s.managed_postgres,
             data_dir: s.data_dir,
             listen: s.listen,
             workers: s.workers,
@@ -358,6 +377,17 @@ mod tests {
         assert!(parse_proxy("socks5://127.0.0.1:1080").is_err());
         assert!(parse_proxy("egress:3128").is_err());
         assert!(Config::defaults().outbound_proxy.is_none());
+    }
+
+    #[test]
+    fn without_managed_postgres_a_database_url_is_required() {
+        let mut settings = Cli::parse_from(["hookrelay", "--managed-postgres", "false"]).settings;
+        // Whatever DATABASE_URL the environment running the tests holds.
+        settings.database_url = None;
+        let err = Config::from_settings(settings.clone()).unwrap_err();
+        assert!(matches!(err, ConfigError::NoDatabase));
+        settings.database_url = Some("postgres://db/hookrelay".to_owned());
+        assert!(Config::from_settings(settings).is_ok());
     }
 
     #[test]

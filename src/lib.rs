@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod healthcheck;
 pub mod metrics;
 pub mod queue;
 pub mod retention;

@@ -1,14 +1,22 @@
-//! The `hookrelay` command: `serve` (the default) or `migrate`.
+//! The `hookrelay` command: `serve` (the default), `migrate` or `healthcheck`.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
 use hookrelay::config::{Cli, Command, Config};
+use hookrelay::healthcheck;
 use hookrelay::startup::{self, Application, StartupError};
 use hookrelay::store::local_cluster::LocalCluster;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before validation: a health check answers 0 or 1 only (a container runtime
+    // reserves 2), needs nothing but the listen address, and is not the place to
+    // report settings that `serve` itself refuses.
+    if let Some(Command::Healthcheck) = cli.command {
+        return check_health(cli.settings.listen);
+    }
     let config = match Config::from_settings(cli.settings) {
         Ok(c) => c,
         Err(e) => {
@@ -31,6 +39,8 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => Application::build(config).await?.run_until_stopped().await,
             Command::Migrate => migrate(config).await,
+            // Answered above, before the settings were validated.
+            Command::Healthcheck => Ok(()),
         }
     });
     match result {
@@ -49,4 +59,24 @@ async fn migrate(mut config: Config) -> Result<(), StartupError> {
         tokio::task::spawn_blocking(move || cluster.stop()).await??;
     }
     Ok(())
+}
+
+fn check_health(listen: SocketAddr) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hookrelay healthcheck: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(healthcheck::check(listen, healthcheck::TIMEOUT)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookrelay healthcheck: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

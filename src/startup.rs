@@ -54,11 +54,15 @@ pub struct Database {
     pub cluster: Option<LocalCluster>,
 }
 
-/// Connects (starting the managed cluster when `config.database_url` is unset, and
-/// filling it in) and applies pending migrations.
+/// Connects (starting the managed cluster when `config.database_url` is unset and
+/// `config.managed_postgres` allows it, and filling it in) and applies pending
+/// migrations.
 pub async fn database(config: &mut Config) -> Result<Database, StartupError> {
     let cluster = match &config.database_url {
         Some(_) => None,
+        // `Config::from_settings` refuses this too; a `Config` built in code
+        // must not start a cluster it was told not to either.
+        None if !config.managed_postgres => return Err(ConfigError::NoDatabase.into()),
         None => {
             let dir = config.data_dir.clone();
             let cluster =
