@@ -1,5 +1,5 @@
 -- name: WebhookInsert
 -- POST /webhooks.
-INSERT INTO webhooks (id, url, event_types, description, enabled, secret)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, url, event_types, description, enabled, created_at, updated_at;
+INSERT INTO webhooks (id, url, event_types, description, enabled, secret, headers)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, url, event_types, description, enabled, headers, created_at, updated_at;

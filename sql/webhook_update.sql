@@ -9,6 +9,7 @@ SET url         = coalesce($2, url),
     event_types = coalesce($3, event_types),
     enabled     = coalesce($4, enabled),
     description = CASE WHEN $5 THEN $6 ELSE description END,
+    headers     = coalesce($7, headers),
     updated_at  = now()
 WHERE id = $1 AND deleted_at IS NULL
-RETURNING id, url, event_types, description, enabled, created_at, updated_at, version;
+RETURNING id, url, event_types, description, enabled, headers, created_at, updated_at, version;

@@ -1,5 +1,7 @@
 //! `/webhooks`: register, read, change, delete, secrets, and requeue dead letters.
 
+use std::collections::BTreeMap;
+
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -9,7 +11,7 @@ use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::delivery::guard;
-use crate::domain::{parse_description, EventTypeFilter, Secret, WebhookUrl};
+use crate::domain::{parse_description, CustomHeaders, EventTypeFilter, Secret, WebhookUrl};
 use crate::store::webhooks::{self, NewWebhook, Webhook, WebhookChanges};
 
 #[derive(utoipa::ToSchema, Deserialize)]
@@ -20,6 +22,8 @@ pub struct CreateWebhook {
     description: Option<String>,
     secret: Option<String>,
     enabled: Option<bool>,
+    /// Up to 20 headers sent with every attempt, unsigned.
+    headers: Option<BTreeMap<String, String>>,
 }
 
 #[derive(utoipa::ToSchema, Deserialize)]
@@ -31,6 +35,9 @@ pub struct UpdateWebhook {
     /// Absent: unchanged; null: cleared.
     #[serde(default, deserialize_with = "present")]
     description: Option<Option<String>>,
+    /// Replaces every custom header; `{}` or null removes them all.
+    #[serde(default, deserialize_with = "present")]
+    headers: Option<Option<BTreeMap<String, String>>>,
 }
 
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
@@ -69,6 +76,10 @@ fn parse_event_types(raw: &[String]) -> Result<EventTypeFilter, ApiError> {
     EventTypeFilter::parse(raw).map_err(|e| ApiError::invalid("event_types", e))
 }
 
+fn parse_headers(raw: Option<BTreeMap<String, String>>) -> Result<CustomHeaders, ApiError> {
+    CustomHeaders::parse(raw.unwrap_or_default()).map_err(|e| ApiError::invalid("headers", e))
+}
+
 fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     raw.map(|d| parse_description(d).map_err(|e| ApiError::invalid("description", e)))
         .transpose()
@@ -100,6 +111,7 @@ pub async fn create(
         description: parse_optional_description(input.description.as_deref())?,
         enabled: input.enabled.unwrap_or(true),
         secret: secret.clone(),
+        headers: parse_headers(input.headers)?,
     };
     let webhook = webhooks::insert(&state.db().await?, new).await?;
     Ok(HttpResponse::Created()
@@ -147,7 +159,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     path = "/webhooks/{id}",
     operation_id = "updateWebhook",
     tag = "webhooks",
-    summary = "Change url, event_types, description or enabled",
+    summary = "Change url, event_types, description, enabled or headers",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
     request_body = UpdateWebhook,
     responses((status = 200, body = Webhook), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
@@ -177,6 +189,7 @@ pub async fn update(
             .description
             .map(|d| parse_optional_description(d.as_deref()))
             .transpose()?,
+        headers: input.headers.map(parse_headers).transpose()?,
     };
     let enabling = changes.enabled == Some(true);
     let (webhook, version) = webhooks::update(&mut state.db().await?, id, &changes)

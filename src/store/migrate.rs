@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhook_state",
         sql: include_str!("../../migrations/0005_webhook_state.sql"),
     },
+    Migration {
+        version: 7,
+        name: "webhook_headers",
+        sql: include_str!("../../migrations/0007_webhook_headers.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{retry_transient, transient, Client, Page, Pool, StoreError};
-use crate::domain::{EventTypeFilter, Secret, WebhookUrl};
+use crate::domain::{CustomHeaders, EventTypeFilter, Secret, WebhookUrl};
 use crate::sql;
 
 /// A webhook as every read shows it: never with its secret.
@@ -19,6 +20,9 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     pub description: Option<String>,
     pub enabled: bool,
+    /// Sent with every attempt: `{"name": "value"}`.
+    #[schema(value_type = std::collections::HashMap<String, String>)]
+    pub headers: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -31,6 +35,7 @@ impl Webhook {
             event_types: row.get("event_types"),
             description: row.get("description"),
             enabled: row.get("enabled"),
+            headers: row.get("headers"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         }
@@ -43,6 +48,7 @@ pub struct NewWebhook {
     pub description: Option<String>,
     pub enabled: bool,
     pub secret: Secret,
+    pub headers: CustomHeaders,
 }
 
 /// What a PATCH changes; `None` keeps the field. `description: Some(None)` clears it.
@@ -52,6 +58,7 @@ pub struct WebhookChanges {
     pub event_types: Option<EventTypeFilter>,
     pub enabled: Option<bool>,
     pub description: Option<Option<String>>,
+    pub headers: Option<CustomHeaders>,
 }
 
 pub async fn insert(client: &Client, new: NewWebhook) -> Result<Webhook, StoreError> {
@@ -66,6 +73,7 @@ pub async fn insert(client: &Client, new: NewWebhook) -> Result<Webhook, StoreEr
                 &new.description,
                 &new.enabled,
                 &new.secret.expose(),
+                &Json(new.headers.as_map()),
             ],
         )
         .await?;
@@ -117,6 +125,7 @@ async fn update_once(
     let event_types = changes.event_types.as_ref().map(EventTypeFilter::as_slice);
     let set_description = changes.description.is_some();
     let description = changes.description.clone().flatten();
+    let headers = changes.headers.as_ref().map(|h| Json(h.as_map()));
     let Some(row) = tx
         .query_opt(
             &stmt,
@@ -127,6 +136,7 @@ async fn update_once(
                 &changes.enabled,
                 &set_description,
                 &description,
+                &headers,
             ],
         )
         .await?

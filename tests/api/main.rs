@@ -5,6 +5,7 @@ mod bad_requests;
 mod deliveries;
 mod delivery;
 mod docs;
+mod endpoint;
 mod fanout;
 mod faults;
 mod helpers;
