@@ -60,7 +60,7 @@ pub async fn create(
     let body = read_json_body(&req, payload, state.config.max_payload).await?;
     let input: EmitEvent = parse(&body)?;
     let event_type =
-        EventType::parse(&input.event_type).map_err(|e| ApiError::invalid("type", e))?;
+        EventType::parse_emitted(&input.event_type).map_err(|e| ApiError::invalid("type", e))?;
     let event_payload =
         domain::Payload::parse(input.payload).map_err(|e| ApiError::invalid("payload", e))?;
     let emitted = events::emit(&state.ingest, &state.pool, &event_type, event_payload, key)

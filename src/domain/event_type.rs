@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// Types under this prefix are hookrelay's own (its operational events):
+/// webhooks may subscribe to them, clients may not emit them.
+pub const RESERVED_PREFIX: &str = "hookrelay.";
+
 /// 1–128 characters of `A-Z a-z 0-9 . _ : -`; never the wildcard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventType(String);
@@ -21,6 +25,18 @@ impl EventType {
             ));
         }
         Ok(EventType(s.to_owned()))
+    }
+
+    /// A type a client may emit (`POST /events`): any event type outside
+    /// `hookrelay.`, so a receiver can trust that those come from hookrelay.
+    pub fn parse_emitted(s: &str) -> Result<EventType, String> {
+        let t = EventType::parse(s)?;
+        if t.0.starts_with(RESERVED_PREFIX) {
+            return Err(format!(
+                "{s:?} is reserved: types under {RESERVED_PREFIX:?} are hookrelay's own"
+            ));
+        }
+        Ok(t)
     }
 
     pub fn as_str(&self) -> &str {
@@ -83,6 +99,14 @@ mod tests {
         assert!(EventType::parse("order created").is_err());
         assert!(EventType::parse("*").is_err());
         assert!(EventType::parse(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn clients_cannot_emit_hookrelays_own_types() {
+        assert!(EventType::parse_emitted("hookrelay.webhook.disabled").is_err());
+        assert!(EventType::parse_emitted("hookrelay.test").is_err());
+        assert!(EventType::parse_emitted("hookrelayx.thing").is_ok());
+        assert!(EventType::parse("hookrelay.webhook.disabled").is_ok());
     }
 
     #[test]

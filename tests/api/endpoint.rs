@@ -1,4 +1,5 @@
-//! Endpoint controls: custom headers a webhook sends with every attempt.
+//! Endpoint controls: custom headers a webhook sends with every attempt, and
+//! the event types hookrelay keeps for itself.
 
 use std::time::Duration;
 
@@ -183,4 +184,26 @@ async fn headers_hookrelay_or_the_connection_owns_are_refused_naming_them() {
         app.get_json(&location).await["headers"],
         json!({"X-A": "1"})
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_cannot_emit_hookrelays_own_event_types() {
+    let app = spawn_app_with(|c| c.workers = 0).await;
+    for reserved in ["hookrelay.webhook.disabled", "hookrelay.test"] {
+        let r = app
+            .post("/events", &json!({"type": reserved, "payload": {}}))
+            .await;
+        assert_eq!(r.status(), 422, "{reserved}");
+        let detail = detail(r).await;
+        assert!(detail.starts_with("type"), "{reserved}: {detail}");
+    }
+    assert_eq!(app.count("events").await, 0);
+    // A type that merely begins alike is the client's own.
+    let r = app
+        .post(
+            "/events",
+            &json!({"type": "hookrelayish.thing", "payload": {}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
 }
