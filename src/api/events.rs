@@ -84,7 +84,7 @@ pub async fn create(
 /// Postgres refuses some JSON that is valid for serde (a lone surrogate escape
 /// in jsonb; `\u0000` is refused before, by `Payload::parse`): that is the
 /// client's payload at fault, a 422, not a server error.
-fn payload_rejected(e: StoreError) -> ApiError {
+pub(super) fn payload_rejected(e: StoreError) -> ApiError {
     match e.code() {
         Some(code) if code.starts_with("22") => ApiError::invalid(
             "payload",

@@ -2,9 +2,12 @@
 
 use std::fmt;
 
-/// Types under this prefix are hookrelay's own (its operational events):
-/// webhooks may subscribe to them, clients may not emit them.
+/// Types under this prefix are hookrelay's own (its operational events, the
+/// test event): webhooks may subscribe to them, clients may not emit them.
 pub const RESERVED_PREFIX: &str = "hookrelay.";
+
+/// The type of a test event that names none.
+pub const TEST_EVENT_TYPE: &str = "hookrelay.test";
 
 /// 1–128 characters of `A-Z a-z 0-9 . _ : -`; never the wildcard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +40,20 @@ impl EventType {
             ));
         }
         Ok(t)
+    }
+
+    /// A type a test event may carry (`POST /webhooks/{id}/test`): one a client
+    /// may emit, or `hookrelay.test`, the one reserved type a client may send.
+    pub fn parse_test(s: &str) -> Result<EventType, String> {
+        if s == TEST_EVENT_TYPE {
+            return Ok(EventType::test());
+        }
+        EventType::parse_emitted(s)
+    }
+
+    /// `hookrelay.test`: the type of a test event that names none.
+    pub fn test() -> EventType {
+        EventType(TEST_EVENT_TYPE.to_owned())
     }
 
     pub fn as_str(&self) -> &str {
@@ -107,6 +124,10 @@ mod tests {
         assert!(EventType::parse_emitted("hookrelay.test").is_err());
         assert!(EventType::parse_emitted("hookrelayx.thing").is_ok());
         assert!(EventType::parse("hookrelay.webhook.disabled").is_ok());
+        assert!(EventType::parse_test("hookrelay.test").is_ok());
+        assert!(EventType::parse_test("order.created").is_ok());
+        assert!(EventType::parse_test("hookrelay.delivery.dead_lettered").is_err());
+        assert!(EventType::parse_test("bad type").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{retry_transient, transient, Client, Page, Pool, StoreError};
-use crate::domain::{CustomHeaders, EventTypeFilter, Secret, WebhookUrl};
+use crate::domain::{CustomHeaders, EventType, EventTypeFilter, Payload, Secret, WebhookUrl};
 use crate::sql;
 
 /// A webhook as every read shows it: never with its secret.
@@ -234,4 +234,41 @@ pub async fn rotate_secret(
             .await?
             .map(|r| (r.get("secret"), r.get("version"))),
     )
+}
+
+/// What a test event came to.
+pub enum TestEvent {
+    /// Queued: the id of its one delivery.
+    Queued(Uuid),
+    NotFound,
+    /// Nothing was written: a disabled webhook gets no new deliveries.
+    Disabled,
+}
+
+/// Stores a test event and its one delivery, to this webhook alone, in one
+/// transaction: the ordinary queue then sends it. Without a payload, the
+/// statement makes one that says what it is: `{"test": true, "webhook_id": ...}`.
+pub async fn send_test(
+    client: &Client,
+    id: Uuid,
+    event_type: &EventType,
+    payload: Option<Payload<'_>>,
+) -> Result<TestEvent, StoreError> {
+    let stmt = client.prepare_cached(sql::WEBHOOK_TEST_EVENT).await?;
+    let (stmt, event_id) = (&stmt, Uuid::now_v7());
+    let event_type = event_type.as_str();
+    let payload = payload.map(|p| p.raw().get());
+    let row = retry_transient(|| async move {
+        client
+            .query_opt(stmt, &[&id, &event_id, &event_type, &payload])
+            .await
+    })
+    .await?;
+    Ok(match row {
+        None => TestEvent::NotFound,
+        Some(row) => match row.get::<_, Option<Uuid>>("delivery_id") {
+            Some(delivery) => TestEvent::Queued(delivery),
+            None => TestEvent::Disabled,
+        },
+    })
 }

@@ -1,5 +1,5 @@
 //! Endpoint controls: custom headers a webhook sends with every attempt, and
-//! the event types hookrelay keeps for itself.
+//! test events sent to one webhook alone.
 
 use std::time::Duration;
 
@@ -184,6 +184,92 @@ async fn headers_hookrelay_or_the_connection_owns_are_refused_naming_them() {
         app.get_json(&location).await["headers"],
         json!({"X-A": "1"})
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_event_reaches_its_webhook_alone_signed() {
+    let app = spawn_app().await;
+    let target = Receiver::ok().await;
+    let bystander = Receiver::ok().await;
+    let webhook = app.create_webhook(&target.url, &["order.created"]).await;
+    app.create_webhook(&bystander.url, &["*"]).await;
+    let webhook_id = webhook["id"].as_str().unwrap();
+
+    // No body at all: the defaults.
+    let r = app
+        .http
+        .post(format!("{}/webhooks/{webhook_id}/test", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let queued: Value = r.json().await.unwrap();
+    let delivery_id = queued["delivery_id"].as_str().unwrap();
+
+    let d = app.wait_for_status(delivery_id, "success", WITHIN).await;
+    assert_eq!(d["webhook_id"], webhook["id"]);
+    let got = target.received();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    verify_signature(webhook["secret"].as_str().unwrap(), r);
+    assert_eq!(r.header("x-webhook-event"), "hookrelay.test");
+    assert_eq!(r.header("webhook-id"), delivery_id);
+    assert_eq!(r.json(), json!({"test": true, "webhook_id": webhook_id}));
+    // The event exists with this one delivery only: the wildcard webhook has
+    // nothing queued, so it can never receive it.
+    let event_id = d["event_id"].as_str().unwrap();
+    let deliveries = app.deliveries_of(event_id).await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(bystander.count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_event_takes_a_type_and_payload() {
+    let app = spawn_app().await;
+    let receiver = Receiver::ok().await;
+    let webhook = app.create_webhook(&receiver.url, &["order.created"]).await;
+    let test = format!("/webhooks/{}/test", webhook["id"].as_str().unwrap());
+
+    let r = app
+        .post(
+            &test,
+            &json!({"type": "order.created", "payload": {"order_id": 7, "total": "1.50"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let got = receiver.wait_for(1, WITHIN).await;
+    verify_signature(webhook["secret"].as_str().unwrap(), &got[0]);
+    assert_eq!(got[0].header("x-webhook-event"), "order.created");
+    assert_eq!(got[0].json(), json!({"order_id": 7, "total": "1.50"}));
+
+    // hookrelay.test may be named; hookrelay's other types may not.
+    let r = app.post(&test, &json!({"type": "hookrelay.test"})).await;
+    assert_eq!(r.status(), 202);
+    for bad in ["hookrelay.webhook.disabled", "not a type"] {
+        let r = app.post(&test, &json!({"type": bad})).await;
+        assert_eq!(r.status(), 422, "{bad}");
+        assert!(detail(r).await.starts_with("type"), "{bad}");
+    }
+    let events = app.count("events").await;
+    assert_eq!(events, 2, "refused tests wrote nothing");
+
+    let missing = format!("/webhooks/{}/test", uuid::Uuid::now_v7());
+    assert_eq!(app.post(&missing, &json!({})).await.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_webhook_refuses_a_test_event() {
+    let app = spawn_app_with(|c| c.workers = 0).await;
+    let webhook = app.create_webhook("http://127.0.0.1:9/", &["a"]).await;
+    let id = webhook["id"].as_str().unwrap();
+    let r = app
+        .patch(&format!("/webhooks/{id}"), &json!({"enabled": false}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app.post(&format!("/webhooks/{id}/test"), &json!({})).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(app.count("events").await, 0);
+    assert_eq!(app.count("deliveries").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
