@@ -16,10 +16,10 @@ COMMENT ON COLUMN webhooks.rate_limit IS 'At most this many attempts per second 
 CREATE OR REPLACE FUNCTION webhooks_bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF (NEW.url, NEW.enabled, NEW.secret, NEW.previous_secret, NEW.previous_secret_expires_at,
-        NEW.deleted_at, NEW.rate_limit)
+        NEW.deleted_at, NEW.headers, NEW.rate_limit)
        IS DISTINCT FROM
        (OLD.url, OLD.enabled, OLD.secret, OLD.previous_secret, OLD.previous_secret_expires_at,
-        OLD.deleted_at, OLD.rate_limit)
+        OLD.deleted_at, OLD.headers, OLD.rate_limit)
     THEN
         NEW.version := OLD.version + 1;
     END IF;

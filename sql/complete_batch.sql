@@ -3,12 +3,14 @@
 -- Each element names the delivery and the attempt it claimed; the update is
 -- guarded by both, so an outcome whose lease was lost (rescued, re-claimed,
 -- deleted) changes nothing. Attempts are logged only for rows really updated;
--- the returned ids tell the caller which outcomes were accepted.
+-- the returned ids tell the caller which outcomes were accepted. $10 holds the
+-- custom headers each attempt carried (JSON text), null for most webhooks.
 WITH outcome AS (
     SELECT *
     FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[], $5::int[], $6::text[],
-                $7::timestamptz[], $8::int[], $9::text[])
-         AS o(id, attempt, status, retry_in_ms, status_code, error, started_at, duration_ms, response_body)
+                $7::timestamptz[], $8::int[], $9::text[], $10::text[])
+         AS o(id, attempt, status, retry_in_ms, status_code, error, started_at, duration_ms, response_body,
+              request_headers)
 ), updated AS (
     UPDATE deliveries d
     SET status = o.status,
@@ -28,8 +30,10 @@ WITH outcome AS (
     WHERE d.id = o.id AND d.attempts = o.attempt AND d.lease_expires_at IS NOT NULL
     RETURNING d.id
 )
-INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-SELECT o.id, o.attempt, o.started_at, o.duration_ms, o.status_code, o.error, o.response_body
+INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body,
+                               request_headers)
+SELECT o.id, o.attempt, o.started_at, o.duration_ms, o.status_code, o.error, o.response_body,
+       o.request_headers::jsonb
 FROM outcome o
 JOIN updated u ON u.id = o.id
 RETURNING delivery_id;

@@ -11,6 +11,7 @@ SET url         = coalesce($2, url),
     enabled     = coalesce($4, enabled),
     description = CASE WHEN $5 THEN $6 ELSE description END,
     rate_limit  = CASE WHEN $7 THEN $8 ELSE rate_limit END,
+    headers     = coalesce($9, headers),
     updated_at  = now()
 WHERE id = $1 AND deleted_at IS NULL
-RETURNING id, url, event_types, description, enabled, rate_limit, created_at, updated_at, version;
+RETURNING id, url, event_types, description, enabled, rate_limit, headers, created_at, updated_at, version;

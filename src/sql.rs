@@ -32,6 +32,7 @@ statements! {
     WEBHOOK_SECRET = "webhook_secret.sql";
     WEBHOOK_ROTATE_SECRET = "webhook_rotate_secret.sql";
     WEBHOOK_RETRY_FAILED = "webhook_retry_failed.sql";
+    WEBHOOK_TEST_EVENT = "webhook_test_event.sql";
 
     IDEMPOTENCY_CLAIM = "idempotency_claim.sql";
     IDEMPOTENCY_LOOKUP = "idempotency_lookup.sql";

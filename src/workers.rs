@@ -443,7 +443,8 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
     log_attempt(d, &attempted, &outcome);
     // The completer outlives every executor, so this only fails if it crashed;
     // then the lease brings the delivery back.
-    let _ = done.send(completion(d, attempted, outcome)).await;
+    let headers = target.headers_sent.clone();
+    let _ = done.send(completion(d, attempted, outcome, headers)).await;
 }
 
 enum Waited<T> {
@@ -603,7 +604,12 @@ fn log_attempt(d: &Claimed, a: &Attempted, outcome: &Outcome) {
     }
 }
 
-fn completion(d: &Claimed, a: Attempted, outcome: Outcome) -> Completion {
+fn completion(
+    d: &Claimed,
+    a: Attempted,
+    outcome: Outcome,
+    request_headers: Option<Arc<str>>,
+) -> Completion {
     let (status, retry_in, reason) = match outcome {
         Outcome::Delivered => (Status::Success, Duration::ZERO, None),
         Outcome::Retry { after } => (Status::Pending, after, None),
@@ -623,6 +629,7 @@ fn completion(d: &Claimed, a: Attempted, outcome: Outcome) -> Completion {
         started_at: a.started_at,
         duration_ms: i32::try_from(a.duration.as_millis()).unwrap_or(i32::MAX),
         response_body,
+        request_headers,
     }
 }
 

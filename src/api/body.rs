@@ -13,9 +13,35 @@ use super::ApiError;
 
 pub async fn read_json_body(
     req: &HttpRequest,
-    mut payload: Payload,
+    payload: Payload,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
+    check_json(req)?;
+    let body = read_bounded(req, payload, limit).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "the request body is empty; send a JSON object".into(),
+        ));
+    }
+    Ok(body)
+}
+
+/// For a route whose body may be left out: `None` when there is none (then
+/// the Content-Type does not matter), else the body as `read_json_body` reads it.
+pub async fn read_optional_json_body(
+    req: &HttpRequest,
+    payload: Payload,
+    limit: usize,
+) -> Result<Option<Bytes>, ApiError> {
+    let body = read_bounded(req, payload, limit).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    check_json(req)?;
+    Ok(Some(body))
+}
+
+fn check_json(req: &HttpRequest) -> Result<(), ApiError> {
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -33,6 +59,15 @@ pub async fn read_json_body(
             content_type
         )));
     }
+    Ok(())
+}
+
+/// The whole body, refused as soon as it is known to be over `limit`.
+async fn read_bounded(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -49,11 +84,6 @@ pub async fn read_json_body(
             return Err(ApiError::TooLarge(limit));
         }
         body.extend_from_slice(&chunk);
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest(
-            "the request body is empty; send a JSON object".into(),
-        ));
     }
     Ok(body.freeze())
 }

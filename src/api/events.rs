@@ -60,7 +60,7 @@ pub async fn create(
     let body = read_json_body(&req, payload, state.config.max_payload).await?;
     let input: EmitEvent = parse(&body)?;
     let event_type =
-        EventType::parse(&input.event_type).map_err(|e| ApiError::invalid("type", e))?;
+        EventType::parse_emitted(&input.event_type).map_err(|e| ApiError::invalid("type", e))?;
     let event_payload =
         domain::Payload::parse(input.payload).map_err(|e| ApiError::invalid("payload", e))?;
     let emitted = events::emit(&state.ingest, &state.pool, &event_type, event_payload, key)
@@ -84,7 +84,7 @@ pub async fn create(
 /// Postgres refuses some JSON that is valid for serde (a lone surrogate escape
 /// in jsonb; `\u0000` is refused before, by `Payload::parse`): that is the
 /// client's payload at fault, a 422, not a server error.
-fn payload_rejected(e: StoreError) -> ApiError {
+pub(super) fn payload_rejected(e: StoreError) -> ApiError {
     match e.code() {
         Some(code) if code.starts_with("22") => ApiError::invalid(
             "payload",

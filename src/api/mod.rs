@@ -68,6 +68,7 @@ guarded_routes! {
     get "/webhooks/{id}/secret" => webhooks::secret;
     post "/webhooks/{id}/rotate-secret" => webhooks::rotate_secret;
     post "/webhooks/{id}/retry-failed" => webhooks::retry_failed;
+    post "/webhooks/{id}/test" => webhooks::send_test;
     post "/events" => events::create;
     get "/events" => events::list;
     get "/events/{id}" => events::get;

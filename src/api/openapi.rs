@@ -14,7 +14,7 @@ use super::{deliveries, events, health, metrics, webhooks};
     info(title = "hookrelay", description = "Webhook delivery with Postgres as the only store and queue. Errors are application/problem+json (RFC 9457)."),
     paths(
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
-        webhooks::secret, webhooks::rotate_secret, webhooks::retry_failed,
+        webhooks::secret, webhooks::rotate_secret, webhooks::retry_failed, webhooks::send_test,
         events::create, events::list, events::get, events::deliveries,
         deliveries::list, deliveries::get, deliveries::retry,
         metrics::metrics, document, health::healthz, health::readyz,

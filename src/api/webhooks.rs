@@ -1,16 +1,22 @@
-//! `/webhooks`: register, read, change, delete, secrets, and requeue dead letters.
+//! `/webhooks`: register, read, change, delete, secrets, test events, and
+//! requeue dead letters.
+
+use std::collections::BTreeMap;
 
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
-use super::body::{parse, read_json_body};
+use super::body::{parse, read_json_body, read_optional_json_body};
 use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::delivery::guard;
-use crate::domain::{parse_description, EventTypeFilter, Secret, WebhookUrl};
-use crate::store::webhooks::{self, NewWebhook, Webhook, WebhookChanges};
+use crate::domain::{
+    self, parse_description, CustomHeaders, EventType, EventTypeFilter, Secret, WebhookUrl,
+};
+use crate::store::webhooks::{self, NewWebhook, TestEvent, Webhook, WebhookChanges};
 
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +29,8 @@ pub struct CreateWebhook {
     /// At most this many attempts per second to this webhook, across every
     /// hookrelay process; absent or null: no limit.
     rate_limit: Option<i64>,
+    /// Up to 20 headers sent with every attempt, unsigned.
+    headers: Option<BTreeMap<String, String>>,
 }
 
 #[derive(utoipa::ToSchema, Deserialize)]
@@ -37,6 +45,9 @@ pub struct UpdateWebhook {
     /// Absent: unchanged; null: no limit.
     #[serde(default, deserialize_with = "present")]
     rate_limit: Option<Option<i64>>,
+    /// Replaces every custom header; `{}` or null removes them all.
+    #[serde(default, deserialize_with = "present")]
+    headers: Option<Option<BTreeMap<String, String>>>,
 }
 
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
@@ -89,6 +100,10 @@ fn parse_event_types(raw: &[String]) -> Result<EventTypeFilter, ApiError> {
     EventTypeFilter::parse(raw).map_err(|e| ApiError::invalid("event_types", e))
 }
 
+fn parse_headers(raw: Option<BTreeMap<String, String>>) -> Result<CustomHeaders, ApiError> {
+    CustomHeaders::parse(raw.unwrap_or_default()).map_err(|e| ApiError::invalid("headers", e))
+}
+
 fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     raw.map(|d| parse_description(d).map_err(|e| ApiError::invalid("description", e)))
         .transpose()
@@ -121,6 +136,7 @@ pub async fn create(
         enabled: input.enabled.unwrap_or(true),
         secret: secret.clone(),
         rate_limit: parse_rate_limit(input.rate_limit)?,
+        headers: parse_headers(input.headers)?,
     };
     let webhook = webhooks::insert(&state.db().await?, new).await?;
     Ok(HttpResponse::Created()
@@ -168,7 +184,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     path = "/webhooks/{id}",
     operation_id = "updateWebhook",
     tag = "webhooks",
-    summary = "Change url, event_types, description or enabled",
+    summary = "Change url, event_types, description, enabled or headers",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
     request_body = UpdateWebhook,
     responses((status = 200, body = Webhook), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
@@ -199,6 +215,7 @@ pub async fn update(
             .map(|d| parse_optional_description(d.as_deref()))
             .transpose()?,
         rate_limit: input.rate_limit.map(parse_rate_limit).transpose()?,
+        headers: input.headers.map(parse_headers).transpose()?,
     };
     let enabling = changes.enabled == Some(true);
     let (webhook, version) = webhooks::update(&mut state.db().await?, id, &changes)
@@ -283,6 +300,71 @@ pub async fn rotate_secret(
         .ok_or_else(|| not_found_id("webhook", id))?;
     state.targets.announce(id, version);
     Ok(HttpResponse::Ok().json(SecretBody { secret }))
+}
+
+#[derive(utoipa::ToSchema, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SendTestEvent<'a> {
+    /// Default `hookrelay.test`; else an event type a client may emit.
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    /// Default `{"test": true, "webhook_id": "<id>"}`.
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<serde_json::Value>)]
+    payload: Option<&'a RawValue>,
+}
+
+#[derive(utoipa::ToSchema, Serialize)]
+pub struct TestEventQueued {
+    delivery_id: uuid::Uuid,
+}
+
+/// A disabled webhook refuses the test (409) rather than holding it: a test
+/// is asked for to see a delivery now, and one that waited for the webhook to
+/// be enabled again would arrive long after anyone was looking for it.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{id}/test",
+    operation_id = "sendTestEvent",
+    tag = "webhooks",
+    summary = "Send a test event to this webhook alone, through the ordinary queue",
+    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    request_body(content = Option<SendTestEvent>, description = "Optional; without it the type is hookrelay.test"),
+    responses((status = 202, description = "Queued", body = TestEventQueued), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The webhook is disabled", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "A body that is not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
+pub async fn send_test(
+    state: Data<AppState>,
+    id: Path<String>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("webhook", &id)?;
+    let body = read_optional_json_body(&req, payload, state.config.max_payload).await?;
+    let input: SendTestEvent = match &body {
+        Some(body) => parse(body)?,
+        None => SendTestEvent::default(),
+    };
+    let event_type = match input.event_type.as_deref() {
+        Some(t) => EventType::parse_test(t).map_err(|e| ApiError::invalid("type", e))?,
+        None => EventType::test(),
+    };
+    let event_payload = input
+        .payload
+        .map(|p| domain::Payload::parse(p).map_err(|e| ApiError::invalid("payload", e)))
+        .transpose()?;
+    let sent = webhooks::send_test(&state.db().await?, id, &event_type, event_payload)
+        .await
+        .map_err(super::events::payload_rejected)?;
+    match sent {
+        TestEvent::Queued(delivery_id) => {
+            state.wakeup.new_work();
+            Ok(HttpResponse::Accepted().json(TestEventQueued { delivery_id }))
+        }
+        TestEvent::NotFound => Err(not_found_id("webhook", id)),
+        TestEvent::Disabled => Err(ApiError::Conflict(format!(
+            "webhook {id} is disabled: it gets no deliveries, test events included; enable it first"
+        ))),
+    }
 }
 
 #[derive(utoipa::ToSchema, Serialize)]

@@ -140,7 +140,7 @@ impl Sender {
         let id = d.id.to_string();
         let timestamp = Utc::now().timestamp();
         let body = d.payload.as_bytes();
-        let response = self
+        let mut request = self
             .client
             .post(url.as_str())
             .header("Content-Type", "application/json")
@@ -152,7 +152,12 @@ impl Sender {
             .header(
                 "webhook-signature",
                 sign::standard_signature(&secrets, &id, timestamp, body),
-            )
+            );
+        // Unsigned, and never one of the names above: the API refuses those.
+        for (name, value) in &target.headers {
+            request = request.header(name.clone(), value.clone());
+        }
+        let response = request
             .body(d.payload.clone())
             .send()
             .await

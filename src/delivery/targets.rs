@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderName, HeaderValue};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -45,6 +46,11 @@ pub struct Target {
     pub previous_secret: Option<(String, DateTime<Utc>)>,
     /// At most this many attempts per second, across every process.
     pub rate_limit: Option<i32>,
+    /// Custom headers, ready for every request (empty for most webhooks, so
+    /// their sends spend nothing on them).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The same as JSON, as the attempt log records them; `None` when there are none.
+    pub headers_sent: Option<Arc<str>>,
 }
 
 impl Target {
@@ -55,6 +61,39 @@ impl Target {
             .filter(|(_, until)| *until > Utc::now())
             .map(|(s, _)| s.as_str())
     }
+}
+
+/// A webhook's custom headers (`webhooks.headers`, null when empty), parsed
+/// once per load rather than per send. The API lets only valid ones in; one
+/// written otherwise (by hand, in psql) that HTTP cannot carry is left out,
+/// and so is not recorded as sent either.
+fn custom_headers(
+    stored: Option<serde_json::Value>,
+) -> (Vec<(HeaderName, HeaderValue)>, Option<Arc<str>>) {
+    let Some(serde_json::Value::Object(stored)) = stored else {
+        return (Vec::new(), None);
+    };
+    let mut headers = Vec::with_capacity(stored.len());
+    let mut sent = serde_json::Map::new();
+    for (name, value) in stored {
+        let parsed = value.as_str().and_then(|v| {
+            Some((
+                HeaderName::from_bytes(name.as_bytes()).ok()?,
+                HeaderValue::from_str(v).ok()?,
+            ))
+        });
+        match parsed {
+            Some(header) => {
+                headers.push(header);
+                sent.insert(name, value);
+            }
+            None => {
+                tracing::warn!(header = %name, "a stored custom header is not valid HTTP; not sending it")
+            }
+        }
+    }
+    let sent = (!sent.is_empty()).then(|| Arc::from(serde_json::Value::Object(sent).to_string()));
+    (headers, sent)
 }
 
 /// The answer for one webhook.
@@ -178,6 +217,7 @@ impl Targets {
             .map(|row| {
                 let previous: Option<String> = row.get("previous_secret");
                 let until: Option<DateTime<Utc>> = row.get("previous_secret_expires_at");
+                let (headers, headers_sent) = custom_headers(row.get("headers"));
                 Arc::new(Target {
                     id: row.get("id"),
                     version: row.get("version"),
@@ -186,6 +226,8 @@ impl Targets {
                     secret: row.get("secret"),
                     previous_secret: previous.zip(until),
                     rate_limit: row.get("rate_limit"),
+                    headers,
+                    headers_sent,
                 })
             })
             .collect();
@@ -258,6 +300,8 @@ mod tests {
             secret: String::new(),
             previous_secret: None,
             rate_limit: None,
+            headers: Vec::new(),
+            headers_sent: None,
         })]
     }
 

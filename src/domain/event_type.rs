@@ -2,6 +2,13 @@
 
 use std::fmt;
 
+/// Types under this prefix are hookrelay's own (its operational events, the
+/// test event): webhooks may subscribe to them, clients may not emit them.
+pub const RESERVED_PREFIX: &str = "hookrelay.";
+
+/// The type of a test event that names none.
+pub const TEST_EVENT_TYPE: &str = "hookrelay.test";
+
 /// 1–128 characters of `A-Z a-z 0-9 . _ : -`; never the wildcard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventType(String);
@@ -21,6 +28,32 @@ impl EventType {
             ));
         }
         Ok(EventType(s.to_owned()))
+    }
+
+    /// A type a client may emit (`POST /events`): any event type outside
+    /// `hookrelay.`, so a receiver can trust that those come from hookrelay.
+    pub fn parse_emitted(s: &str) -> Result<EventType, String> {
+        let t = EventType::parse(s)?;
+        if t.0.starts_with(RESERVED_PREFIX) {
+            return Err(format!(
+                "{s:?} is reserved: types under {RESERVED_PREFIX:?} are hookrelay's own"
+            ));
+        }
+        Ok(t)
+    }
+
+    /// A type a test event may carry (`POST /webhooks/{id}/test`): one a client
+    /// may emit, or `hookrelay.test`, the one reserved type a client may send.
+    pub fn parse_test(s: &str) -> Result<EventType, String> {
+        if s == TEST_EVENT_TYPE {
+            return Ok(EventType::test());
+        }
+        EventType::parse_emitted(s)
+    }
+
+    /// `hookrelay.test`: the type of a test event that names none.
+    pub fn test() -> EventType {
+        EventType(TEST_EVENT_TYPE.to_owned())
     }
 
     pub fn as_str(&self) -> &str {
@@ -83,6 +116,18 @@ mod tests {
         assert!(EventType::parse("order created").is_err());
         assert!(EventType::parse("*").is_err());
         assert!(EventType::parse(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn clients_cannot_emit_hookrelays_own_types() {
+        assert!(EventType::parse_emitted("hookrelay.webhook.disabled").is_err());
+        assert!(EventType::parse_emitted("hookrelay.test").is_err());
+        assert!(EventType::parse_emitted("hookrelayx.thing").is_ok());
+        assert!(EventType::parse("hookrelay.webhook.disabled").is_ok());
+        assert!(EventType::parse_test("hookrelay.test").is_ok());
+        assert!(EventType::parse_test("order.created").is_ok());
+        assert!(EventType::parse_test("hookrelay.delivery.dead_lettered").is_err());
+        assert!(EventType::parse_test("bad type").is_err());
     }
 
     #[test]

@@ -1,15 +1,18 @@
-//! Values parsed at the edge: once a handler holds an `EventType`, a `WebhookUrl`
-//! or a `Secret`, it is valid, and nothing further in hookrelay checks it again.
+//! Values parsed at the edge: once a handler holds an `EventType`, a
+//! `WebhookUrl`, `CustomHeaders` or a `Secret`, it is valid, and nothing
+//! further in hookrelay checks it again.
 //!
 //! Each parser returns a plain message naming what was wrong; the API layer adds
 //! the field name and turns it into a 422.
 
 mod event_type;
+mod headers;
 mod payload;
 mod secret;
 mod webhook_url;
 
 pub use event_type::{EventType, EventTypeFilter};
+pub use headers::CustomHeaders;
 pub use payload::Payload;
 pub use secret::Secret;
 pub use webhook_url::WebhookUrl;

@@ -1,6 +1,7 @@
 //! Recording finished attempts, many per statement.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -40,6 +41,9 @@ pub struct Completion {
     pub started_at: DateTime<Utc>,
     pub duration_ms: i32,
     pub response_body: Option<String>,
+    /// The webhook's custom headers the attempt carried, as JSON; shared with
+    /// the cached target, so recording them copies nothing.
+    pub request_headers: Option<Arc<str>>,
 }
 
 /// Writes a batch of completions in one statement; returns the ids whose lease
@@ -63,6 +67,7 @@ pub async fn complete(client: &Client, batch: &[Completion]) -> Result<HashSet<U
     let started: Vec<DateTime<Utc>> = batch.iter().map(|c| c.started_at).collect();
     let durations: Vec<i32> = batch.iter().map(|c| c.duration_ms).collect();
     let bodies: Vec<Option<&str>> = batch.iter().map(|c| c.response_body.as_deref()).collect();
+    let headers: Vec<Option<&str>> = batch.iter().map(|c| c.request_headers.as_deref()).collect();
     let rows = client
         .query(
             &stmt,
@@ -76,6 +81,7 @@ pub async fn complete(client: &Client, batch: &[Completion]) -> Result<HashSet<U
                 &started,
                 &durations,
                 &bodies,
+                &headers,
             ],
         )
         .await?;

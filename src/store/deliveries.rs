@@ -54,6 +54,9 @@ pub struct Attempt {
     pub status_code: Option<i32>,
     pub error: Option<String>,
     pub response_body: Option<String>,
+    /// The webhook's custom headers sent with this attempt; null when it had none.
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
+    pub request_headers: Option<serde_json::Value>,
 }
 
 /// Filters of `GET /deliveries`; `None` matches everything.
@@ -87,6 +90,7 @@ pub async fn attempts(client: &Client, id: Uuid) -> Result<Vec<Attempt>, StoreEr
             status_code: r.get("status_code"),
             error: r.get("error"),
             response_body: r.get("response_body"),
+            request_headers: r.get("request_headers"),
         })
         .collect())
 }

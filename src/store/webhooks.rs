@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{retry_transient, transient, Client, Page, Pool, StoreError};
-use crate::domain::{EventTypeFilter, Secret, WebhookUrl};
+use crate::domain::{CustomHeaders, EventType, EventTypeFilter, Payload, Secret, WebhookUrl};
 use crate::sql;
 
 /// A webhook as every read shows it: never with its secret.
@@ -21,6 +22,9 @@ pub struct Webhook {
     pub enabled: bool,
     /// At most this many attempts per second, across every process; none: no limit.
     pub rate_limit: Option<i32>,
+    /// Sent with every attempt: `{"name": "value"}`.
+    #[schema(value_type = std::collections::HashMap<String, String>)]
+    pub headers: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -34,6 +38,7 @@ impl Webhook {
             description: row.get("description"),
             enabled: row.get("enabled"),
             rate_limit: row.get("rate_limit"),
+            headers: row.get("headers"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         }
@@ -47,6 +52,7 @@ pub struct NewWebhook {
     pub enabled: bool,
     pub secret: Secret,
     pub rate_limit: Option<i32>,
+    pub headers: CustomHeaders,
 }
 
 /// What a PATCH changes; `None` keeps the field. `description: Some(None)` clears it,
@@ -58,6 +64,7 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
     pub description: Option<Option<String>>,
     pub rate_limit: Option<Option<i32>>,
+    pub headers: Option<CustomHeaders>,
 }
 
 pub async fn insert(client: &Client, new: NewWebhook) -> Result<Webhook, StoreError> {
@@ -73,6 +80,7 @@ pub async fn insert(client: &Client, new: NewWebhook) -> Result<Webhook, StoreEr
                 &new.enabled,
                 &new.secret.expose(),
                 &new.rate_limit,
+                &Json(new.headers.as_map()),
             ],
         )
         .await?;
@@ -126,6 +134,7 @@ async fn update_once(
     let description = changes.description.clone().flatten();
     let set_rate_limit = changes.rate_limit.is_some();
     let rate_limit = changes.rate_limit.flatten();
+    let headers = changes.headers.as_ref().map(|h| Json(h.as_map()));
     let Some(row) = tx
         .query_opt(
             &stmt,
@@ -138,6 +147,7 @@ async fn update_once(
                 &description,
                 &set_rate_limit,
                 &rate_limit,
+                &headers,
             ],
         )
         .await?
@@ -235,4 +245,41 @@ pub async fn rotate_secret(
             .await?
             .map(|r| (r.get("secret"), r.get("version"))),
     )
+}
+
+/// What a test event came to.
+pub enum TestEvent {
+    /// Queued: the id of its one delivery.
+    Queued(Uuid),
+    NotFound,
+    /// Nothing was written: a disabled webhook gets no new deliveries.
+    Disabled,
+}
+
+/// Stores a test event and its one delivery, to this webhook alone, in one
+/// transaction: the ordinary queue then sends it. Without a payload, the
+/// statement makes one that says what it is: `{"test": true, "webhook_id": ...}`.
+pub async fn send_test(
+    client: &Client,
+    id: Uuid,
+    event_type: &EventType,
+    payload: Option<Payload<'_>>,
+) -> Result<TestEvent, StoreError> {
+    let stmt = client.prepare_cached(sql::WEBHOOK_TEST_EVENT).await?;
+    let (stmt, event_id) = (&stmt, Uuid::now_v7());
+    let event_type = event_type.as_str();
+    let payload = payload.map(|p| p.raw().get());
+    let row = retry_transient(|| async move {
+        client
+            .query_opt(stmt, &[&id, &event_id, &event_type, &payload])
+            .await
+    })
+    .await?;
+    Ok(match row {
+        None => TestEvent::NotFound,
+        Some(row) => match row.get::<_, Option<Uuid>>("delivery_id") {
+            Some(delivery) => TestEvent::Queued(delivery),
+            None => TestEvent::Disabled,
+        },
+    })
 }

@@ -6,6 +6,7 @@ mod container;
 mod deliveries;
 mod delivery;
 mod docs;
+mod endpoint;
 mod fanout;
 mod faults;
 mod helpers;
