@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhook_state",
         sql: include_str!("../../migrations/0005_webhook_state.sql"),
     },
+    Migration {
+        version: 8,
+        name: "auto_disable",
+        sql: include_str!("../../migrations/0008_auto_disable.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

@@ -19,6 +19,9 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     pub description: Option<String>,
     pub enabled: bool,
+    /// Why hookrelay disabled this webhook by itself (auto-disable), or null:
+    /// enabled, or disabled by a client. A PATCH of `enabled` clears it.
+    pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -31,6 +34,7 @@ impl Webhook {
             event_types: row.get("event_types"),
             description: row.get("description"),
             enabled: row.get("enabled"),
+            disabled_reason: row.get("disabled_reason"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         }
