@@ -74,8 +74,26 @@ async fn a_webhook_failing_for_the_window_is_disabled_once_with_its_deliveries_h
         app.emit("order.created", json!({"n": n})).await;
     }
 
+    // Seen in one snapshot: the moment it is disabled, its unfinished
+    // deliveries are held (one transaction, as PATCH enabled=false).
     let disabled = eventually(Duration::from_secs(15), || async {
-        webhook(&app, id).await["enabled"] == false
+        let row = app
+            .db
+            .query_one(
+                "SELECT w.enabled,
+                        (SELECT count(*) FROM deliveries d
+                         WHERE d.webhook_id = w.id AND d.status IN ('pending', 'processing') AND NOT d.held)
+                 FROM webhooks w WHERE w.id = $1::text::uuid",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        let (enabled, unheld): (bool, i64) = (row.get(0), row.get(1));
+        assert!(
+            enabled || unheld == 0,
+            "disabled with {unheld} deliveries not held"
+        );
+        !enabled
     })
     .await;
     assert!(disabled, "the failing webhook was not disabled");
