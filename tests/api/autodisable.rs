@@ -234,6 +234,15 @@ async fn a_client_disable_has_no_reason_and_clears_hookrelays() {
         .await;
     let w: Value = r.json().await.unwrap();
     assert_eq!(w["disabled_reason"], Value::Null);
+    // The OpenAPI document describes the field.
+    let doc = app.get_json("/openapi.json").await;
+    let field = &doc["components"]["schemas"]["Webhook"]["properties"]["disabled_reason"];
+    assert!(
+        field["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("auto-disable")),
+        "{field}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
