@@ -2,9 +2,13 @@
 -- The completer, every few milliseconds: record a batch of finished attempts.
 -- Each element names the delivery and the attempt it claimed; the update is
 -- guarded by both, so an outcome whose lease was lost (rescued, re-claimed,
--- deleted) changes nothing. Attempts are logged only for rows really updated;
--- the returned ids tell the caller which outcomes were accepted. $10 holds the
--- custom headers each attempt carried (JSON text), null for most webhooks.
+-- deleted) changes nothing. Attempts are logged only for rows really updated.
+-- One row comes back per webhook: the ids of its outcomes that were accepted,
+-- and its run of failures as it stood (migrations/0008_auto_disable.sql), from
+-- which the caller sees whether this batch changes it; almost always it does
+-- not, and nothing more is written. One primary-key look-up per webhook.
+-- $10 holds the custom headers each attempt carried (JSON text), null for most
+-- webhooks.
 WITH outcome AS (
     SELECT *
     FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[], $5::int[], $6::text[],
@@ -28,12 +32,18 @@ WITH outcome AS (
     -- misled by stale statistics, read every entry of deliveries_leased, dead
     -- ones included, instead of looking each row up by primary key.
     WHERE d.id = o.id AND d.attempts = o.attempt AND d.lease_expires_at IS NOT NULL
-    RETURNING d.id
+    RETURNING d.id, d.webhook_id
+), logged AS (
+    INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body,
+                                   request_headers)
+    SELECT o.id, o.attempt, o.started_at, o.duration_ms, o.status_code, o.error, o.response_body,
+           o.request_headers::jsonb
+    FROM outcome o
+    JOIN updated u ON u.id = o.id
+), by_webhook AS (
+    SELECT webhook_id, array_agg(id) AS accepted FROM updated GROUP BY webhook_id
 )
-INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body,
-                               request_headers)
-SELECT o.id, o.attempt, o.started_at, o.duration_ms, o.status_code, o.error, o.response_body,
-       o.request_headers::jsonb
-FROM outcome o
-JOIN updated u ON u.id = o.id
-RETURNING delivery_id;
+SELECT b.webhook_id, b.accepted,
+       w.failing_since IS NOT NULL AS failing, w.failing_attempts, w.failing_paused
+FROM by_webhook b
+JOIN webhooks w ON w.id = b.webhook_id;

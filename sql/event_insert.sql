@@ -2,7 +2,9 @@
 -- POST /events: a batch of events and their fan-out, in one statement and one
 -- commit (src/store/ingest.rs gathers concurrent requests into it). Each event
 -- gets one delivery for every enabled webhook that subscribes to its type or to
--- "*" (index webhooks_event_types), due at once, with a time-ordered id.
+-- "*" (index webhooks_event_types), due at once, with a time-ordered id. "*"
+-- does not match hookrelay's own events (types under "hookrelay."): those go
+-- only to webhooks that name them.
 --
 -- FOR SHARE on the webhooks fanned out to: a PATCH or DELETE under way holds
 -- the row, so the fan-out waits for it and then reads the webhook as changed
@@ -19,7 +21,9 @@ WITH input AS (
 ), target AS (
     SELECT event.id AS event_id, event.created_at, w.id AS webhook_id
     FROM event
-    JOIN webhooks w ON w.enabled AND w.event_types && ARRAY[event.type, '*']
+    JOIN webhooks w ON w.enabled AND w.event_types && CASE WHEN event.type LIKE 'hookrelay.%'
+                                                           THEN ARRAY[event.type]
+                                                           ELSE ARRAY[event.type, '*'] END
     FOR SHARE OF w
 ), fanout AS (
     INSERT INTO deliveries (id, webhook_id, event_id, next_retry_at, created_at, updated_at)

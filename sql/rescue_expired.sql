@@ -2,7 +2,8 @@
 -- The rescuer, on its timer: deliveries whose lease ran out (the worker holding them
 -- died or lost the database) go back to pending, due now, or to failed when that
 -- attempt spent the budget ($1 = attempts per budget). The lost attempt is logged.
--- Index deliveries_leased.
+-- Index deliveries_leased. Returns each rescued delivery and whether it failed:
+-- the caller emits those dead letters in the same transaction.
 WITH expired AS (
     SELECT id, updated_at AS claimed_at
     FROM deliveries
@@ -21,9 +22,10 @@ WITH expired AS (
         updated_at = now()
     FROM expired
     WHERE d.id = expired.id
-    RETURNING d.id, d.attempts, expired.claimed_at, d.last_error
+    RETURNING d.id, d.attempts, expired.claimed_at, d.last_error, d.status
+), logged AS (
+    INSERT INTO delivery_attempts (delivery_id, attempt, started_at, error)
+    SELECT id, attempts, claimed_at, last_error FROM rescued
+    ON CONFLICT (delivery_id, attempt) DO NOTHING
 )
-INSERT INTO delivery_attempts (delivery_id, attempt, started_at, error)
-SELECT id, attempts, claimed_at, last_error FROM rescued
-ON CONFLICT (delivery_id, attempt) DO NOTHING
-RETURNING delivery_id;
+SELECT id, status = 'failed' AS failed FROM rescued;

@@ -5,6 +5,10 @@
 -- The row lock it takes waits for fan-outs under way (event_insert.sql locks
 -- the webhooks it fans out to), so none of them can miss a disable. Trigger
 -- webhooks_version bumps `version` when a column a send reads changes.
+-- A client's say on `enabled` clears disabled_reason (hookrelay's own, from
+-- auto-disable); enabling a disabled webhook also ends its run of failures, so
+-- it gets a full HOOKRELAY_AUTO_DISABLE_AFTER again (a disabled webhook has no
+-- attempts that could end the run otherwise).
 UPDATE webhooks
 SET url         = coalesce($2, url),
     event_types = coalesce($3, event_types),
@@ -12,6 +16,11 @@ SET url         = coalesce($2, url),
     description = CASE WHEN $5 THEN $6 ELSE description END,
     rate_limit  = CASE WHEN $7 THEN $8 ELSE rate_limit END,
     headers     = coalesce($9, headers),
+    disabled_reason     = CASE WHEN $4 IS NULL THEN disabled_reason END,
+    failing_since       = CASE WHEN $4 AND NOT enabled THEN NULL ELSE failing_since END,
+    failing_first_error = CASE WHEN $4 AND NOT enabled THEN NULL ELSE failing_first_error END,
+    failing_attempts    = CASE WHEN $4 AND NOT enabled THEN 0 ELSE failing_attempts END,
+    failing_paused      = CASE WHEN $4 AND NOT enabled THEN false ELSE failing_paused END,
     updated_at  = now()
 WHERE id = $1 AND deleted_at IS NULL
-RETURNING id, url, event_types, description, enabled, rate_limit, headers, created_at, updated_at, version;
+RETURNING id, url, event_types, description, enabled, disabled_reason, rate_limit, headers, created_at, updated_at, version;

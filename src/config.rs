@@ -131,6 +131,11 @@ pub struct Settings {
     #[arg(long, env = "HOOKRELAY_RETENTION", default_value = "30d", value_parser = parse_duration, global = true)]
     pub retention: Duration,
 
+    /// Disable a webhook whose attempts have all failed for this long (and at
+    /// least 10 of them), holding its deliveries; 0 never does.
+    #[arg(long, env = "HOOKRELAY_AUTO_DISABLE_AFTER", default_value = "5d", value_parser = parse_duration, global = true)]
+    pub auto_disable_after: Duration,
+
     /// Database connections in this process's pool.
     #[arg(
         long,
@@ -226,6 +231,8 @@ pub struct Config {
     pub poll_interval: Duration,
     pub max_in_flight_per_webhook: usize,
     pub retention: Duration,
+    /// Zero: never.
+    pub auto_disable_after: Duration,
     pub db_pool_size: usize,
     pub log_format: LogFormat,
 }
@@ -264,6 +271,7 @@ impl Config {
                 .max_in_flight_per_webhook
                 .unwrap_or((s.workers / 2).max(1)),
             retention: s.retention,
+            auto_disable_after: s.auto_disable_after,
             db_pool_size: s.db_pool_size,
             log_format: s.log_format,
         };
@@ -388,6 +396,19 @@ mod tests {
         assert!(matches!(err, ConfigError::NoDatabase));
         settings.database_url = Some("postgres://db/hookrelay".to_owned());
         assert!(Config::from_settings(settings).is_ok());
+    }
+
+    #[test]
+    fn auto_disable_waits_five_days_unless_told_and_zero_means_never() {
+        assert_eq!(
+            Config::defaults().auto_disable_after,
+            Duration::from_secs(5 * 24 * 3600)
+        );
+        let cli = Cli::parse_from(["hookrelay", "--auto-disable-after", "0"]);
+        assert!(Config::from_settings(cli.settings)
+            .unwrap()
+            .auto_disable_after
+            .is_zero());
     }
 
     #[test]

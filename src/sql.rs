@@ -33,6 +33,10 @@ statements! {
     WEBHOOK_ROTATE_SECRET = "webhook_rotate_secret.sql";
     WEBHOOK_RETRY_FAILED = "webhook_retry_failed.sql";
     WEBHOOK_TEST_EVENT = "webhook_test_event.sql";
+    WEBHOOK_FAILING = "webhook_failing.sql";
+    WEBHOOK_AUTO_DISABLE_DUE = "webhook_auto_disable_due.sql";
+    WEBHOOK_AUTO_DISABLE = "webhook_auto_disable.sql";
+    DEAD_LETTERS = "dead_letters.sql";
 
     IDEMPOTENCY_CLAIM = "idempotency_claim.sql";
     IDEMPOTENCY_LOOKUP = "idempotency_lookup.sql";

@@ -1,5 +1,5 @@
 //! The pool of delivery tasks: a producer that claims, executors that send, a
-//! completer that records, and two helpers on their own loops.
+//! completer that records, and helpers on their own loops.
 //!
 //! - **Producer.** Keeps up to `PREFETCH` times `HOOKRELAY_WORKERS` deliveries claimed:
 //!   when claim slots are free it claims that many due deliveries in one
@@ -25,6 +25,8 @@
 //!   by the lease. If the database is down it keeps the batch and retries; if the
 //!   process dies first, the lease runs out and the rescuer brings the rows back.
 //! - **Rescuer.** Hands back claims whose lease expired (a process was killed).
+//! - **Auto-disable.** Disables webhooks whose attempts have all failed for
+//!   `HOOKRELAY_AUTO_DISABLE_AFTER` (`auto_disable.rs`).
 //!
 //! Shutdown: stop claiming, give in-flight sends up to the grace period, abandon
 //! what is left, let the completer flush, and release every claim not completed
@@ -49,6 +51,7 @@ use crate::metrics::Metrics;
 use crate::queue::{self, Claimed, Completion, Release, Spread, Status};
 use crate::store::{Pool, StoreError};
 
+mod auto_disable;
 mod throttle;
 use throttle::Throttle;
 
@@ -127,6 +130,7 @@ impl Workers {
         let helpers = vec![
             tokio::spawn(listen(shared.clone())),
             tokio::spawn(rescue(shared.clone())),
+            tokio::spawn(auto_disable::run(shared.clone())),
         ];
         Workers {
             shared,
@@ -431,7 +435,13 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
             Failure::Timeout(_) | Failure::Connect(_) | Failure::Refused(_)
         ),
     };
-    if lock(&shared.throttle).finished(d.webhook_id, healthy, tokio::time::Instant::now()) {
+    let (was_full, paused) = {
+        let mut throttle = lock(&shared.throttle);
+        let trips = throttle.trips(d.webhook_id);
+        let was_full = throttle.finished(d.webhook_id, healthy, tokio::time::Instant::now());
+        (was_full, throttle.trips(d.webhook_id) > trips)
+    };
+    if was_full {
         // The webhook was at its cap: the producer may take more of it now.
         shared.wake.notify_one();
     }
@@ -444,7 +454,9 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
     // The completer outlives every executor, so this only fails if it crashed;
     // then the lease brings the delivery back.
     let headers = target.headers_sent.clone();
-    let _ = done.send(completion(d, attempted, outcome, headers)).await;
+    let _ = done
+        .send(completion(d, attempted, outcome, paused, headers))
+        .await;
 }
 
 enum Waited<T> {
@@ -608,6 +620,7 @@ fn completion(
     d: &Claimed,
     a: Attempted,
     outcome: Outcome,
+    paused: bool,
     request_headers: Option<Arc<str>>,
 ) -> Completion {
     let (status, retry_in, reason) = match outcome {
@@ -621,6 +634,7 @@ fn completion(
     };
     Completion {
         id: d.id,
+        webhook_id: d.webhook_id,
         attempt: d.attempt,
         status,
         retry_in,
@@ -630,6 +644,7 @@ fn completion(
         duration_ms: i32::try_from(a.duration.as_millis()).unwrap_or(i32::MAX),
         response_body,
         request_headers,
+        paused,
     }
 }
 
@@ -648,23 +663,26 @@ async fn write_batch(shared: &Shared, batch: &[Completion]) {
     let mut tries = 0;
     loop {
         let written: Result<_, StoreError> = async {
-            let client = shared.pool.get().await?;
-            queue::complete(&client, batch).await
+            let mut client = shared.pool.get().await?;
+            queue::complete(&mut client, batch).await
         }
         .await;
         match written {
-            Ok(accepted) => {
-                let mut in_flight = lock(&shared.in_flight);
-                for c in batch {
-                    in_flight.remove(&c.id);
-                    if !accepted.contains(&c.id) {
-                        tracing::warn!(delivery_id = %c.id, attempt = c.attempt, "lease lost before the outcome was recorded; outcome dropped");
+            Ok(written) => {
+                {
+                    let mut in_flight = lock(&shared.in_flight);
+                    for c in batch {
+                        in_flight.remove(&c.id);
+                        if !written.accepted.contains(&c.id) {
+                            tracing::warn!(delivery_id = %c.id, attempt = c.attempt, "lease lost before the outcome was recorded; outcome dropped");
+                        }
                     }
                 }
-                drop(in_flight);
-                if batch.iter().any(|c| c.status == Status::Pending) {
+                // Retries are due, or dead letters fanned out to operators' webhooks.
+                if batch.iter().any(|c| c.status != Status::Success) {
                     shared.wake.notify_one();
                 }
+                record_runs(shared, batch, &written).await;
                 return;
             }
             Err(e) => {
@@ -678,6 +696,29 @@ async fn write_batch(shared: &Shared, batch: &[Completion]) {
                 tokio::time::sleep(wait).await;
             }
         }
+    }
+}
+
+/// After a batch is recorded: the runs of failures it changed (rarely any;
+/// `queue::failing`). Not retried: a run left as it was is changed by the
+/// webhook's next outcomes.
+async fn record_runs(shared: &Shared, batch: &[Completion], written: &queue::Written) {
+    let changes = queue::failing::changes(batch, written);
+    if changes.is_empty() {
+        return;
+    }
+    let recorded = async {
+        let mut client = shared.pool.get().await?;
+        queue::failing::record(&mut client, &changes).await
+    }
+    .await;
+    match recorded {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(webhooks = n, "receivers recovered after a pause");
+            shared.wake.notify_one();
+        }
+        Err(e) => tracing::warn!(error = %e, "could not record webhooks' runs of failures"),
     }
 }
 
@@ -746,8 +787,8 @@ async fn rescue(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(every).await;
         let rescued = async {
-            let client = shared.pool.get().await?;
-            queue::rescue_expired(&client, max_attempts).await
+            let mut client = shared.pool.get().await?;
+            queue::rescue_expired(&mut client, max_attempts).await
         }
         .await;
         match rescued {

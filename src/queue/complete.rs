@@ -1,14 +1,20 @@
 //! Recording finished attempts, many per statement.
+//!
+//! A batch in which a delivery reaches `failed` is written in a transaction
+//! with its `hookrelay.delivery.dead_lettered` events, so a dead letter is
+//! never recorded without its notice (nor the notice without it). Every other
+//! batch is the one statement, as before.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::sql;
-use crate::store::{Client, StoreError};
+use crate::store::{operational, Client, StoreError};
 
 /// Where an attempt leaves its delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +39,7 @@ impl Status {
 #[derive(Debug, Clone)]
 pub struct Completion {
     pub id: Uuid,
+    pub webhook_id: Uuid,
     pub attempt: i32,
     pub status: Status,
     pub retry_in: Duration,
@@ -44,11 +51,57 @@ pub struct Completion {
     /// The webhook's custom headers the attempt carried, as JSON; shared with
     /// the cached target, so recording them copies nothing.
     pub request_headers: Option<Arc<str>>,
+    /// This attempt's failure made the circuit breaker pause the webhook.
+    pub paused: bool,
 }
 
-/// Writes a batch of completions in one statement; returns the ids whose lease
-/// still held (the others changed nothing).
-pub async fn complete(client: &Client, batch: &[Completion]) -> Result<HashSet<Uuid>, StoreError> {
+impl Completion {
+    /// What the attempt's failure was, in a few words: "HTTP 500", or why no answer came.
+    pub fn failure(&self) -> String {
+        match (self.status_code, &self.error) {
+            (Some(code), _) => format!("HTTP {code}"),
+            (None, Some(error)) => error.clone(),
+            (None, None) => "no answer".into(),
+        }
+    }
+}
+
+/// A webhook's run of failures as a batch's write found it (before the batch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub failing: bool,
+    pub attempts: i32,
+    pub paused: bool,
+}
+
+/// What a batch's write tells the completer.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// The outcomes whose lease still held; the others changed nothing.
+    pub accepted: HashSet<Uuid>,
+    /// The run of failures of each webhook with an accepted outcome.
+    pub runs: HashMap<Uuid, Run>,
+}
+
+/// Writes a batch of completions: in one statement, or, when some delivery
+/// reaches `failed`, in a transaction with its dead-lettered events.
+pub async fn complete(client: &mut Client, batch: &[Completion]) -> Result<Written, StoreError> {
+    if batch.iter().all(|c| c.status != Status::Failed) {
+        return write(&*client, batch).await;
+    }
+    let tx = client.transaction().await?;
+    let written = write(&tx, batch).await?;
+    let failed: Vec<Uuid> = batch
+        .iter()
+        .filter(|c| c.status == Status::Failed && written.accepted.contains(&c.id))
+        .map(|c| c.id)
+        .collect();
+    operational::dead_lettered(&tx, &failed).await?;
+    tx.commit().await?;
+    Ok(written)
+}
+
+async fn write(client: &impl GenericClient, batch: &[Completion]) -> Result<Written, StoreError> {
     // Rows are locked in id order, as every statement that locks many
     // deliveries does, so a completion cannot deadlock with a disable.
     let mut sorted: Vec<&Completion> = batch.iter().collect();
@@ -85,5 +138,16 @@ pub async fn complete(client: &Client, batch: &[Completion]) -> Result<HashSet<U
             ],
         )
         .await?;
-    Ok(rows.iter().map(|r| r.get("delivery_id")).collect())
+    let mut written = Written::default();
+    for row in &rows {
+        let accepted: Vec<Uuid> = row.get("accepted");
+        written.accepted.extend(accepted);
+        let run = Run {
+            failing: row.get("failing"),
+            attempts: row.get("failing_attempts"),
+            paused: row.get("failing_paused"),
+        };
+        written.runs.insert(row.get("webhook_id"), run);
+    }
+    Ok(written)
 }

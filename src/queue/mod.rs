@@ -14,8 +14,9 @@
 
 mod claim;
 mod complete;
+pub mod failing;
 mod rescue;
 
 pub use claim::{claim, defer_paused, next_due, take_rate_slot, Claimed, Spread};
-pub use complete::{complete, Completion, Status};
+pub use complete::{complete, Completion, Status, Written};
 pub use rescue::{reconcile_held, release, rescue_expired, Release};

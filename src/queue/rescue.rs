@@ -4,13 +4,23 @@
 use uuid::Uuid;
 
 use crate::sql;
-use crate::store::{Client, StoreError};
+use crate::store::{operational, Client, StoreError};
 
 /// Returns expired claims to the queue (or to `failed` when that attempt spent
-/// the budget of `max_attempts`); returns how many were rescued.
-pub async fn rescue_expired(client: &Client, max_attempts: i32) -> Result<u64, StoreError> {
-    let stmt = client.prepare_cached(sql::RESCUE_EXPIRED).await?;
-    Ok(client.query(&stmt, &[&max_attempts]).await?.len() as u64)
+/// the budget of `max_attempts`, with its dead-lettered event, in the same
+/// transaction); returns how many were rescued.
+pub async fn rescue_expired(client: &mut Client, max_attempts: i32) -> Result<u64, StoreError> {
+    let tx = client.transaction().await?;
+    let stmt = tx.prepare_cached(sql::RESCUE_EXPIRED).await?;
+    let rows = tx.query(&stmt, &[&max_attempts]).await?;
+    let failed: Vec<Uuid> = rows
+        .iter()
+        .filter(|r| r.get::<_, bool>("failed"))
+        .map(|r| r.get("id"))
+        .collect();
+    operational::dead_lettered(&tx, &failed).await?;
+    tx.commit().await?;
+    Ok(rows.len() as u64)
 }
 
 /// A claim handed back unsent.

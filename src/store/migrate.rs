@@ -47,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0007_webhook_headers.sql"),
     },
     Migration {
+        version: 8,
+        name: "auto_disable",
+        sql: include_str!("../../migrations/0008_auto_disable.sql"),
+    },
+    Migration {
         version: 9,
         name: "rate_limits",
         sql: include_str!("../../migrations/0009_rate_limits.sql"),

@@ -10,6 +10,7 @@ pub mod events;
 pub mod ingest;
 pub mod local_cluster;
 pub mod migrate;
+pub mod operational;
 pub mod webhooks;
 
 use std::time::Duration;

@@ -8,7 +8,7 @@ use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{retry_transient, transient, Client, Page, Pool, StoreError};
+use super::{operational, retry_transient, transient, Client, Page, Pool, StoreError};
 use crate::domain::{CustomHeaders, EventType, EventTypeFilter, Payload, Secret, WebhookUrl};
 use crate::sql;
 
@@ -20,6 +20,9 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     pub description: Option<String>,
     pub enabled: bool,
+    /// Why hookrelay disabled this webhook by itself (auto-disable), or null:
+    /// enabled, or disabled by a client. A PATCH of `enabled` clears it.
+    pub disabled_reason: Option<String>,
     /// At most this many attempts per second, across every process; none: no limit.
     pub rate_limit: Option<i32>,
     /// Sent with every attempt: `{"name": "value"}`.
@@ -37,6 +40,7 @@ impl Webhook {
             event_types: row.get("event_types"),
             description: row.get("description"),
             enabled: row.get("enabled"),
+            disabled_reason: row.get("disabled_reason"),
             rate_limit: row.get("rate_limit"),
             headers: row.get("headers"),
             created_at: row.get("created_at"),
@@ -183,6 +187,68 @@ async fn delete_once(client: &mut Client, id: Uuid) -> Result<Option<i64>, Store
     let Some(row) = tx.query_opt(&stmt, &[&id]).await? else {
         return Ok(None);
     };
+    let hold = tx.prepare_cached(sql::WEBHOOK_HOLD).await?;
+    tx.execute(&hold, &[&id, &true]).await?;
+    tx.commit().await?;
+    Ok(Some(row.get("version")))
+}
+
+/// The longest auto-disable window the database is asked about (a longer one
+/// would take `now()` past the start of its calendar).
+const LONGEST_WINDOW: Duration = Duration::from_secs(1000 * 365 * 24 * 3600);
+
+/// Disables, like `PATCH enabled=false`, every webhook whose attempts have all
+/// failed for longer than `after`, at least `attempts` of them
+/// (`queue::failing`), with its `disabled_reason` and its
+/// `hookrelay.webhook.disabled` event. One transaction per webhook, so it
+/// locks what PATCH locks, in the same order. Returns each webhook disabled
+/// and its new version, to announce.
+pub async fn auto_disable(
+    client: &mut Client,
+    after: Duration,
+    attempts: i32,
+) -> Result<Vec<(Uuid, i64)>, StoreError> {
+    let after_ms = i64::try_from(after.min(LONGEST_WINDOW).as_millis()).unwrap_or(i64::MAX);
+    let due = client.prepare_cached(sql::WEBHOOK_AUTO_DISABLE_DUE).await?;
+    let ids: Vec<Uuid> = client
+        .query(&due, &[&after_ms, &attempts])
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
+    let window = humantime::format_duration(after).to_string();
+    let mut disabled = Vec::new();
+    for id in ids {
+        let mut tries = 0;
+        let version = loop {
+            match auto_disable_one(client, id, after_ms, &window, attempts).await {
+                Err(e) if transient(&e, &mut tries).await => continue,
+                done => break done?,
+            }
+        };
+        disabled.extend(version.map(|v| (id, v)));
+    }
+    Ok(disabled)
+}
+
+async fn auto_disable_one(
+    client: &mut Client,
+    id: Uuid,
+    after_ms: i64,
+    window: &str,
+    attempts: i32,
+) -> Result<Option<i64>, StoreError> {
+    let tx = client.transaction().await?;
+    let stmt = tx.prepare_cached(sql::WEBHOOK_AUTO_DISABLE).await?;
+    let Some(row) = tx
+        .query_opt(&stmt, &[&id, &after_ms, &window, &attempts])
+        .await?
+    else {
+        return Ok(None);
+    };
+    let url: String = row.get("url");
+    let reason: String = row.get("disabled_reason");
+    operational::webhook_disabled(&tx, id, &url, &reason, row.get("failing_since")).await?;
     let hold = tx.prepare_cached(sql::WEBHOOK_HOLD).await?;
     tx.execute(&hold, &[&id, &true]).await?;
     tx.commit().await?;

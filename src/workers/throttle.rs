@@ -240,6 +240,12 @@ impl Throttle {
         was_full
     }
 
+    /// How often the breaker has paused the webhook since this process last
+    /// forgot it: a finished attempt that raised this paused it.
+    pub fn trips(&self, webhook: Uuid) -> u64 {
+        self.webhooks.get(&webhook).map_or(0, |w| w.tripped)
+    }
+
     /// An attempt that was abandoned (shutdown) frees its slot without a verdict.
     pub fn abandoned(&mut self, webhook: Uuid) {
         if let Some(w) = self.webhooks.get_mut(&webhook) {

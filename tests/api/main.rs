@@ -1,6 +1,7 @@
 //! End-to-end tests: real HTTP against hookrelay served in-process, a real
 //! Postgres database per test, real receivers on 127.0.0.1.
 
+mod autodisable;
 mod bad_requests;
 mod container;
 mod deliveries;

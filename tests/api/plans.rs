@@ -12,13 +12,18 @@ use crate::helpers::spawn_app_with;
 /// generic plan is what runs from the sixth execution on), or unnamed (a
 /// custom plan for each execution's own arguments).
 #[derive(Clone, Copy)]
-enum Run {
+pub(crate) enum Run {
     Prepared,
     Unnamed,
 }
 
 /// The indexes the plan of `sql` reads, with `args` (SQL literals) bound.
-async fn indexes(db: &tokio_postgres::Client, run: Run, sql: &str, args: &str) -> Vec<String> {
+pub(crate) async fn indexes(
+    db: &tokio_postgres::Client,
+    run: Run,
+    sql: &str,
+    args: &str,
+) -> Vec<String> {
     let mode = match run {
         Run::Prepared => "force_generic_plan",
         Run::Unnamed => "force_custom_plan",
