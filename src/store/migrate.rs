@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhook_state",
         sql: include_str!("../../migrations/0005_webhook_state.sql"),
     },
+    Migration {
+        version: 6,
+        name: "event_types",
+        sql: include_str!("../../migrations/0006_event_types.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

@@ -6,6 +6,7 @@
 //! not die with them.
 
 pub mod deliveries;
+pub mod event_types;
 pub mod events;
 pub mod ingest;
 pub mod local_cluster;
