@@ -33,7 +33,9 @@ pub struct UpdateWebhook {
     description: Option<Option<String>>,
 }
 
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 
@@ -101,6 +103,7 @@ pub async fn create(
         enabled: input.enabled.unwrap_or(true),
         secret: secret.clone(),
     };
+    super::event_types::require_listed(&state, &new.event_types).await?;
     let webhook = webhooks::insert(&state.db().await?, new).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/webhooks/{}", webhook.id)))
@@ -178,6 +181,9 @@ pub async fn update(
             .map(|d| parse_optional_description(d.as_deref()))
             .transpose()?,
     };
+    if let Some(types) = &changes.event_types {
+        super::event_types::require_listed(&state, types).await?;
+    }
     let enabling = changes.enabled == Some(true);
     let (webhook, version) = webhooks::update(&mut state.db().await?, id, &changes)
         .await?

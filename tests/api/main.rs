@@ -2,6 +2,7 @@
 //! Postgres database per test, real receivers on 127.0.0.1.
 
 mod bad_requests;
+mod catalog;
 mod deliveries;
 mod delivery;
 mod docs;
