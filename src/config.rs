@@ -126,6 +126,11 @@ pub struct Settings {
     #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK", global = true)]
     pub max_in_flight_per_webhook: Option<usize>,
 
+    /// Refuse events, and webhook subscriptions, naming an event type that is
+    /// not in the catalog (PUT /event-types/{type}) or is archived there.
+    #[arg(long, env = "HOOKRELAY_REQUIRE_EVENT_TYPES", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub require_event_types: bool,
+
     /// How long finished deliveries, their attempts, and events with nothing
     /// left to deliver are kept.
     #[arg(long, env = "HOOKRELAY_RETENTION", default_value = "30d", value_parser = parse_duration, global = true)]
@@ -230,6 +235,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub poll_interval: Duration,
     pub max_in_flight_per_webhook: usize,
+    pub require_event_types: bool,
     pub retention: Duration,
     /// Zero: never.
     pub auto_disable_after: Duration,
@@ -270,6 +276,7 @@ impl Config {
             max_in_flight_per_webhook: s
                 .max_in_flight_per_webhook
                 .unwrap_or((s.workers / 2).max(1)),
+            require_event_types: s.require_event_types,
             retention: s.retention,
             auto_disable_after: s.auto_disable_after,
             db_pool_size: s.db_pool_size,

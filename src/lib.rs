@@ -4,6 +4,7 @@
 //! deliveries are claimed, sent and recorded) and `queue/` (the SQL queue).
 
 pub mod api;
+pub mod catalog;
 pub mod config;
 pub mod delivery;
 pub mod domain;

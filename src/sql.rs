@@ -44,6 +44,12 @@ statements! {
     EVENT_GET = "event_get.sql";
     EVENT_LIST = "event_list.sql";
 
+    EVENT_TYPE_PUT = "event_type_put.sql";
+    EVENT_TYPE_GET = "event_type_get.sql";
+    EVENT_TYPE_LIST = "event_type_list.sql";
+    EVENT_TYPE_DELETE = "event_type_delete.sql";
+    EVENT_TYPES_LISTEN = "event_types_listen.sql";
+
     DELIVERY_GET = "delivery_get.sql";
     DELIVERY_LIST = "delivery_list.sql";
     DELIVERY_ATTEMPTS = "delivery_attempts.sql";

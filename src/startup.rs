@@ -14,6 +14,7 @@ use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 
 use crate::api::{self, AppState};
+use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
 use crate::delivery::{Sender, Targets};
 use crate::metrics::Metrics;
@@ -127,7 +128,12 @@ impl Application {
         // Shared by the API, which announces its changes to webhooks here before
         // answering, and the workers, which read it when an attempt starts.
         let targets = Arc::new(Targets::default());
+        // The event-type catalog, cached for POST /events; the API keeps its own
+        // LISTEN connection for it, whether or not workers run here.
+        let catalog = Arc::new(Catalog::default());
+        background.push(catalog.listen(config.database_url.clone().unwrap_or_default()));
         let state = Data::new(AppState {
+            catalog,
             targets: targets.clone(),
             pool: pool.clone(),
             ingest,

@@ -63,6 +63,8 @@ pub async fn create(
         EventType::parse_emitted(&input.event_type).map_err(|e| ApiError::invalid("type", e))?;
     let event_payload =
         domain::Payload::parse(input.payload).map_err(|e| ApiError::invalid("payload", e))?;
+    // Here, not in the group-commit writers: one event's refusal is its own.
+    super::event_types::admit_event(&state, &event_type, event_payload.raw()).await?;
     let emitted = events::emit(&state.ingest, &state.pool, &event_type, event_payload, key)
         .await
         .map_err(payload_rejected)?;

@@ -7,6 +7,7 @@
 mod auth;
 mod body;
 mod deliveries;
+mod event_types;
 mod events;
 mod health;
 mod metrics;
@@ -34,6 +35,9 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Told of every change to a webhook before the request that made it returns.
     pub targets: std::sync::Arc<crate::delivery::Targets>,
+    /// The event-type catalog as ingest consults it; told of every change the
+    /// API makes before the request returns.
+    pub catalog: std::sync::Arc<crate::catalog::Catalog>,
 }
 
 impl AppState {
@@ -73,6 +77,10 @@ guarded_routes! {
     get "/events" => events::list;
     get "/events/{id}" => events::get;
     get "/events/{id}/deliveries" => events::deliveries;
+    put "/event-types/{type}" => event_types::put;
+    get "/event-types" => event_types::list;
+    get "/event-types/{type}" => event_types::get;
+    delete "/event-types/{type}" => event_types::delete;
     get "/deliveries" => deliveries::list;
     get "/deliveries/{id}" => deliveries::get;
     post "/deliveries/{id}/retry" => deliveries::retry;

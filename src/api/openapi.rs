@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{deliveries, events, health, metrics, webhooks};
+use super::{deliveries, event_types, events, health, metrics, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use super::{deliveries, events, health, metrics, webhooks};
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::secret, webhooks::rotate_secret, webhooks::retry_failed, webhooks::send_test,
         events::create, events::list, events::get, events::deliveries,
+        event_types::put, event_types::list, event_types::get, event_types::delete,
         deliveries::list, deliveries::get, deliveries::retry,
         metrics::metrics, document, health::healthz, health::readyz,
     ),

@@ -1,9 +1,12 @@
 //! Query strings and keyset pagination shared by every list.
 //!
 //! The cursor is opaque to clients: base64url of the last row's `created_at`
-//! (microseconds) and id, so the next page is an index range scan, however deep.
+//! (microseconds) and key (its id, or the name of an event type), so the next
+//! page is an index range scan, however deep.
 
 use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -50,6 +53,11 @@ impl Query {
     }
 
     pub fn page(&self) -> Result<Page, ApiError> {
+        self.page_by()
+    }
+
+    /// A page of a list ordered by `(created_at, K)`.
+    pub fn page_by<K: FromStr>(&self) -> Result<Page<K>, ApiError> {
         let limit = match self.get("limit") {
             None => 50,
             Some(v) => v
@@ -65,17 +73,17 @@ impl Query {
     }
 }
 
-fn decode_cursor(s: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+fn decode_cursor<K: FromStr>(s: &str) -> Result<(DateTime<Utc>, K), ApiError> {
     let bad = || ApiError::invalid("cursor", "is not a cursor from a previous page");
     let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (micros, id) = text.split_once('.').ok_or_else(bad)?;
     let time =
         DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
-    Ok((time, Uuid::parse_str(id).map_err(|_| bad())?))
+    Ok((time, id.parse().map_err(|_| bad())?))
 }
 
-fn encode_cursor(time: DateTime<Utc>, id: Uuid) -> String {
+fn encode_cursor(time: DateTime<Utc>, id: impl Display) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}.{}", time.timestamp_micros(), id))
 }
 
@@ -87,10 +95,10 @@ pub struct Paginated<T> {
 }
 
 impl<T> Paginated<T> {
-    pub fn new(
+    pub fn new<K: Display>(
         mut rows: Vec<T>,
-        page: Page,
-        key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+        page: Page<K>,
+        key: impl Fn(&T) -> (DateTime<Utc>, K),
     ) -> Paginated<T> {
         let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
         let next_cursor = if rows.len() > limit {
@@ -118,8 +126,13 @@ mod tests {
         let t = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(&encode_cursor(t, id)).unwrap(), (t, id));
-        assert!(decode_cursor("garbage!").is_err());
-        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("1.notauuid")).is_err());
+        assert!(decode_cursor::<Uuid>("garbage!").is_err());
+        assert!(decode_cursor::<Uuid>(&URL_SAFE_NO_PAD.encode("1.notauuid")).is_err());
+        let name = "order.created:v2".to_owned();
+        assert_eq!(
+            decode_cursor::<String>(&encode_cursor(t, &name)).unwrap(),
+            (t, name)
+        );
     }
 
     #[test]

@@ -50,7 +50,9 @@ pub struct UpdateWebhook {
     headers: Option<Option<BTreeMap<String, String>>>,
 }
 
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 
@@ -138,6 +140,7 @@ pub async fn create(
         rate_limit: parse_rate_limit(input.rate_limit)?,
         headers: parse_headers(input.headers)?,
     };
+    super::event_types::require_listed(&state, &new.event_types).await?;
     let webhook = webhooks::insert(&state.db().await?, new).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/webhooks/{}", webhook.id)))
@@ -217,6 +220,9 @@ pub async fn update(
         rate_limit: input.rate_limit.map(parse_rate_limit).transpose()?,
         headers: input.headers.map(parse_headers).transpose()?,
     };
+    if let Some(types) = &changes.event_types {
+        super::event_types::require_listed(&state, types).await?;
+    }
     let enabling = changes.enabled == Some(true);
     let (webhook, version) = webhooks::update(&mut state.db().await?, id, &changes)
         .await?

@@ -44,8 +44,8 @@ struct Args {
     /// Small sizes and one repeat, for CI: proves the benchmark runs, measures little.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated: ceiling, ingest, drain, steady,
-    /// fanout, failing, big-table, idle).
+    /// Run only these scenarios (comma-separated: ceiling, ingest, ingest-validated,
+    /// drain, steady, fanout, failing, big-table, idle).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Repeats of each scenario (default: 3, or 1 with --quick).
@@ -147,6 +147,13 @@ async fn run(args: &Args) -> BenchResult<String> {
             let (rate, rss) = ingest(&binary, &server, &receiver, plan.ingest_events).await?;
             results.add("ingest", "events/s", rate);
             results.add("ingest peak RSS", "MiB", rss);
+        }
+        if args.wants("ingest-validated") {
+            eprintln!("ingest-validated");
+            let (rate, rss) =
+                ingest_validated(&binary, &server, &receiver, plan.ingest_events).await?;
+            results.add("ingest-validated", "events/s", rate);
+            results.add("ingest-validated peak RSS", "MiB", rss);
         }
         if args.wants("drain") {
             eprintln!("drain");
@@ -419,12 +426,25 @@ impl Hookrelay {
     /// POSTs JSON; a connection the server closed while idle is retried, as
     /// any HTTP client would, but an answer of any status is returned as is.
     async fn post(&self, path: &str, body: &Value) -> BenchResult<(u16, Value)> {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    async fn put(&self, path: &str, body: &Value) -> BenchResult<(u16, Value)> {
+        self.send(reqwest::Method::PUT, path, body).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> BenchResult<(u16, Value)> {
         let bytes = serde_json::to_vec(body)?;
         let mut tries = 0;
         let r = loop {
             let sent = self
                 .http
-                .post(format!("{}{path}", self.address))
+                .request(method.clone(), format!("{}{path}", self.address))
                 .header("Content-Type", "application/json")
                 .body(bytes.clone())
                 .send()
@@ -461,6 +481,18 @@ impl Hookrelay {
         count: usize,
         clients: usize,
     ) -> BenchResult<()> {
+        self.emit_many_with(event_type, count, clients, |seq| json!({"seq": seq}))
+            .await
+    }
+
+    /// `emit_many`, with the payload `payload(seq)`.
+    async fn emit_many_with(
+        self: &Arc<Self>,
+        event_type: &str,
+        count: usize,
+        clients: usize,
+        payload: fn(usize) -> Value,
+    ) -> BenchResult<()> {
         let next = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..clients {
@@ -471,7 +503,7 @@ impl Hookrelay {
                     if seq >= count {
                         return Ok::<(), String>(());
                     }
-                    let body = json!({"type": event_type, "payload": {"seq": seq}});
+                    let body = json!({"type": event_type, "payload": payload(seq)});
                     match me.post("/events", &body).await {
                         Ok((201, _)) => {}
                         Ok((s, b)) => return Err(format!("POST /events answered {s}: {b}")),
@@ -686,6 +718,79 @@ async fn ingest(
     h.emit_many("bench.ingest", events, 64).await?;
     let rate = events as f64 / started.elapsed().as_secs_f64();
     Ok((rate, h.peak_rss_mib()))
+}
+
+/// `ingest`, with a schema in the catalog for the event type, which every
+/// payload (an order, as `order`) is checked against.
+async fn ingest_validated(
+    binary: &Path,
+    server: &Postgres,
+    receiver: &Receiver,
+    events: usize,
+) -> BenchResult<(f64, f64)> {
+    let url = server.fresh().await?;
+    let h = Arc::new(Hookrelay::start(binary, &url, &[("HOOKRELAY_WORKERS", "0")]).await?);
+    h.webhook(&format!("{}/ok", receiver.base), &["bench.order"])
+        .await?;
+    let (status, body) = h
+        .put(
+            "/event-types/bench.order",
+            &json!({"schema": order_schema()}),
+        )
+        .await?;
+    if status != 201 {
+        return Err(format!("adding the event type answered {status}: {body}").into());
+    }
+    let started = Instant::now();
+    h.emit_many_with("bench.order", events, 64, order).await?;
+    let rate = events as f64 / started.elapsed().as_secs_f64();
+    Ok((rate, h.peak_rss_mib()))
+}
+
+/// A typical event schema: an object of typed properties, some required, and
+/// an array of objects.
+fn order_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["order_id", "customer_id", "currency", "total", "items"],
+        "properties": {
+            "order_id": {"type": "integer", "minimum": 0},
+            "customer_id": {"type": "string", "minLength": 1},
+            "currency": {"type": "string", "enum": ["EUR", "GBP", "USD"]},
+            "total": {"type": "number", "minimum": 0},
+            "placed_at": {"type": "string"},
+            "express": {"type": "boolean"},
+            "items": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["sku", "quantity", "price"],
+                    "properties": {
+                        "sku": {"type": "string"},
+                        "quantity": {"type": "integer", "minimum": 1},
+                        "price": {"type": "number", "minimum": 0}
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// An order that `order_schema` accepts; its id is the sequence number.
+fn order(seq: usize) -> Value {
+    json!({
+        "order_id": seq,
+        "customer_id": "cus_8f2k1",
+        "currency": "EUR",
+        "total": 59.97,
+        "placed_at": "2026-11-29T12:00:00Z",
+        "express": false,
+        "items": [
+            {"sku": "tea-green-100g", "quantity": 2, "price": 9.99},
+            {"sku": "mug-white", "quantity": 1, "price": 39.99}
+        ]
+    })
 }
 
 /// Deliveries/s draining a backlog made through the API by a process with no

@@ -1,16 +1,18 @@
 //! Values parsed at the edge: once a handler holds an `EventType`, a
-//! `WebhookUrl`, `CustomHeaders` or a `Secret`, it is valid, and nothing
-//! further in hookrelay checks it again.
+//! `WebhookUrl`, `CustomHeaders`, a `Secret` or an `EventSchema`, it is valid,
+//! and nothing further in hookrelay checks it again.
 //!
 //! Each parser returns a plain message naming what was wrong; the API layer adds
 //! the field name and turns it into a 422.
 
+mod event_schema;
 mod event_type;
 mod headers;
 mod payload;
 mod secret;
 mod webhook_url;
 
+pub use event_schema::{EventSchema, Violation};
 pub use event_type::{EventType, EventTypeFilter};
 pub use headers::CustomHeaders;
 pub use payload::Payload;

@@ -42,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0005_webhook_state.sql"),
     },
     Migration {
+        version: 6,
+        name: "event_types",
+        sql: include_str!("../../migrations/0006_event_types.sql"),
+    },
+    Migration {
         version: 7,
         name: "webhook_headers",
         sql: include_str!("../../migrations/0007_webhook_headers.sql"),

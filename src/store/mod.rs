@@ -6,6 +6,7 @@
 //! not die with them.
 
 pub mod deliveries;
+pub mod event_types;
 pub mod events;
 pub mod ingest;
 pub mod local_cluster;
@@ -257,14 +258,16 @@ fn far_future() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(253_402_300_799, 0).unwrap_or_default()
 }
 
-/// One page of a list, newest first: rows strictly older than `after`, at most `limit`.
+/// One page of a list, newest first: rows strictly older than `after`, at most
+/// `limit`. Rows created at the same time are ordered by their key: an id, or
+/// the name of a row named by its key (an event type).
 #[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub after: Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>,
+pub struct Page<K = uuid::Uuid> {
+    pub after: Option<(chrono::DateTime<chrono::Utc>, K)>,
     pub limit: i64,
 }
 
-impl Page {
+impl<K: Clone + Default> Page<K> {
     /// The LIMIT to ask for: one row more than the page, to learn whether another page follows.
     fn fetch(&self) -> i64 {
         self.limit + 1
@@ -272,8 +275,11 @@ impl Page {
 
     /// Rows strictly older than this come next: the cursor, or on the first
     /// page a bound past every row (not NULL: a bound that is always there
-    /// keeps `(created_at, id) < ($1, $2)` an index condition in every plan).
-    fn before(&self) -> (chrono::DateTime<chrono::Utc>, uuid::Uuid) {
-        self.after.unwrap_or((far_future(), uuid::Uuid::max()))
+    /// keeps `(created_at, id) < ($1, $2)` an index condition in every plan;
+    /// its key does not matter, no row being created that late).
+    fn before(&self) -> (chrono::DateTime<chrono::Utc>, K) {
+        self.after
+            .clone()
+            .unwrap_or_else(|| (far_future(), K::default()))
     }
 }

@@ -186,6 +186,15 @@ impl TestApp {
         r.json().await.expect("json")
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .put(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn patch(&self, path: &str, body: &Value) -> reqwest::Response {
         self.http
             .patch(format!("{}{path}", self.address))

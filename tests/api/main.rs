@@ -3,6 +3,7 @@
 
 mod autodisable;
 mod bad_requests;
+mod catalog;
 mod container;
 mod deliveries;
 mod delivery;
