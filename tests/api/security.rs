@@ -16,6 +16,7 @@ fn guarded_routes() -> Vec<(&'static str, String)> {
             "get" => ("GET", path.replace("{id}", &id)),
             "post" => ("POST", path.replace("{id}", &id)),
             "patch" => ("PATCH", path.replace("{id}", &id)),
+            "put" => ("PUT", path.replace("{id}", &id)),
             "delete" => ("DELETE", path.replace("{id}", &id)),
             other => panic!("a route with method {other}"),
         })

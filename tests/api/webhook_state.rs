@@ -23,15 +23,19 @@ const BACKLOG: usize = 60;
 /// A slow receiver with a backlog that claims run far ahead of.
 async fn backlog(app: &TestApp, receiver: &Receiver) -> Value {
     let webhook = app.create_webhook(&receiver.url, &["a"]).await;
-    for i in 0..BACKLOG {
-        app.emit("a", json!({"n": i})).await;
+    // All at once, so the backlog is there however slow the machine is.
+    let events: Vec<Value> = (0..BACKLOG)
+        .map(|i| json!({"type": "a", "payload": i}))
+        .collect();
+    for r in futures_util::future::join_all(events.iter().map(|e| app.post("/events", e))).await {
+        assert_eq!(r.status(), 201);
     }
     receiver.wait_for(5, Duration::from_secs(10)).await;
     webhook
 }
 
 fn slow() -> Reply {
-    Reply::status(200).after(Duration::from_millis(300))
+    Reply::status(200).after(Duration::from_millis(500))
 }
 
 /// Requests that arrived at `receiver` later than `after` (plus the grace
