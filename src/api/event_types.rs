@@ -19,12 +19,9 @@ use super::problem::Problem;
 use super::webhooks::present;
 use super::{ApiError, AppState};
 use crate::catalog::Rules;
-use crate::domain::{parse_description, EventSchema, EventType, EventTypeFilter};
+use crate::domain::{parse_description, EventSchema, EventType, EventTypeFilter, RESERVED_PREFIX};
 use crate::store::event_types::{self, EventTypeChanges, EventTypeEntry};
 use crate::store::StoreError;
-
-/// Types named so are hookrelay's own (the events it emits about itself), not the operator's.
-const OWN_PREFIX: &str = "hookrelay.";
 
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,13 +63,8 @@ pub async fn put(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let name = EventType::parse(&name).map_err(|e| ApiError::invalid("type", e))?;
-    if name.as_str().starts_with(OWN_PREFIX) {
-        return Err(ApiError::invalid(
-            "type",
-            format!("types under {OWN_PREFIX:?} are hookrelay's own, not the catalog's"),
-        ));
-    }
+    // hookrelay's own types are not the operator's to describe.
+    let name = EventType::parse_emitted(&name).map_err(|e| ApiError::invalid("type", e))?;
     let body = read_json_body(&req, payload, state.config.max_payload).await?;
     let input: PutEventType = parse(&body)?;
     let changes = EventTypeChanges {
@@ -215,7 +207,7 @@ pub(super) async fn require_listed(
     for t in types
         .as_slice()
         .iter()
-        .filter(|t| *t != "*" && !t.starts_with(OWN_PREFIX))
+        .filter(|t| *t != "*" && !t.starts_with(RESERVED_PREFIX))
     {
         match state.catalog.rules(&state.pool, t).await?.as_deref() {
             None => return Err(ApiError::invalid("event_types", unlisted(t))),

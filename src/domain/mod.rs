@@ -13,7 +13,7 @@ mod secret;
 mod webhook_url;
 
 pub use event_schema::{EventSchema, Violation};
-pub use event_type::{EventType, EventTypeFilter};
+pub use event_type::{EventType, EventTypeFilter, RESERVED_PREFIX};
 pub use headers::CustomHeaders;
 pub use payload::Payload;
 pub use secret::Secret;
