@@ -83,6 +83,12 @@ pub struct Settings {
     )]
     pub api_tokens: Option<String>,
 
+    /// The address users reach hookrelay at, as they type it in a browser:
+    /// portal links start with it, and an https one makes session cookies Secure.
+    /// Default: http://<HOOKRELAY_LISTEN>.
+    #[arg(long, env = "HOOKRELAY_PUBLIC_URL", value_parser = parse_public_url, global = true)]
+    pub public_url: Option<url::Url>,
+
     /// Largest accepted request body, in bytes (suffixes KiB and MiB allowed).
     #[arg(long, env = "HOOKRELAY_MAX_PAYLOAD", default_value = "256KiB", value_parser = parse_size, global = true)]
     pub max_payload: usize,
@@ -192,6 +198,11 @@ pub enum ConfigError {
     OpenWithoutTokens(SocketAddr),
     #[error("HOOKRELAY_API_TOKENS holds an empty token")]
     EmptyToken,
+    #[error(
+        "HOOKRELAY_API_TOKENS holds a token starting with {}, which marks tenant tokens: choose another",
+        crate::domain::TENANT_TOKEN_PREFIX
+    )]
+    TenantPrefixedToken,
     #[error("HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK must be at least 1")]
     NoInFlight,
     #[error("HOOKRELAY_DB_POOL_SIZE must be at least 1")]
@@ -226,6 +237,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub workers: usize,
     pub api_tokens: Vec<String>,
+    /// None: `http://<listen>`, with the port actually bound (`public_url_on`).
+    pub public_url: Option<url::Url>,
     pub max_payload: usize,
     pub delivery_timeout: Duration,
     pub retry_schedule: RetrySchedule,
@@ -263,6 +276,7 @@ impl Config {
             listen: s.listen,
             workers: s.workers,
             api_tokens,
+            public_url: s.public_url,
             max_payload: s.max_payload,
             delivery_timeout: s.delivery_timeout,
             retry_schedule: s.retry_schedule,
@@ -292,6 +306,14 @@ impl Config {
         if self.api_tokens.iter().any(String::is_empty) {
             return Err(ConfigError::EmptyToken);
         }
+        // An operator token read as a tenant's would be refused, or worse, be one.
+        if self
+            .api_tokens
+            .iter()
+            .any(|t| t.starts_with(crate::domain::TENANT_TOKEN_PREFIX))
+        {
+            return Err(ConfigError::TenantPrefixedToken);
+        }
         if self.api_tokens.is_empty() && !self.listen.ip().is_loopback() {
             return Err(ConfigError::OpenWithoutTokens(self.listen));
         }
@@ -313,6 +335,16 @@ impl Config {
         Ok(())
     }
 
+    /// The public URL without a trailing slash: HOOKRELAY_PUBLIC_URL, or
+    /// `http://<listen address>` on the address actually bound (`listen` may
+    /// name port 0).
+    pub fn public_url_on(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+
     /// The defaults, as `hookrelay` with no env and no flags would run; tests start from here.
     pub fn defaults() -> Config {
         let cli = Cli::parse_from(["hookrelay"]);
@@ -330,6 +362,19 @@ fn parse_proxy(s: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(s.trim()).map_err(|e| format!("is not a proxy URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
+/// An absolute http(s) URL with a host, and nothing a link could not be built
+/// on: no query, no fragment. A path is kept (hookrelay behind a prefix).
+fn parse_public_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s.trim()).map_err(|e| format!("is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must have no query (?...) and no fragment (#...)".into());
     }
     Ok(url)
 }
@@ -392,6 +437,35 @@ mod tests {
         assert!(parse_proxy("socks5://127.0.0.1:1080").is_err());
         assert!(parse_proxy("egress:3128").is_err());
         assert!(Config::defaults().outbound_proxy.is_none());
+    }
+
+    #[test]
+    fn the_public_url_is_http_on_the_listen_address_unless_told() {
+        let bound: SocketAddr = "127.0.0.1:4321".parse().unwrap();
+        assert_eq!(
+            Config::defaults().public_url_on(bound),
+            "http://127.0.0.1:4321"
+        );
+        let cli = Cli::parse_from(["hookrelay", "--public-url", "https://hooks.example.com/"]);
+        let config = Config::from_settings(cli.settings).unwrap();
+        assert_eq!(config.public_url_on(bound), "https://hooks.example.com");
+        for bad in [
+            "ftp://x",
+            "hooks.example.com",
+            "https://x/?a=1",
+            "https://x/#f",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn operator_tokens_cannot_look_like_tenant_tokens() {
+        let cli = Cli::parse_from(["hookrelay", "--api-tokens", "ok,hrt_abc"]);
+        assert!(matches!(
+            Config::from_settings(cli.settings),
+            Err(ConfigError::TenantPrefixedToken)
+        ));
     }
 
     #[test]

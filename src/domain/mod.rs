@@ -1,6 +1,6 @@
 //! Values parsed at the edge: once a handler holds an `EventType`, a
-//! `WebhookUrl`, `CustomHeaders`, a `Secret` or an `EventSchema`, it is valid,
-//! and nothing further in hookrelay checks it again.
+//! `WebhookUrl`, `CustomHeaders`, a `Secret`, an `EventSchema` or a
+//! `TenantKey`, it is valid, and nothing further in hookrelay checks it again.
 //!
 //! Each parser returns a plain message naming what was wrong; the API layer adds
 //! the field name and turns it into a 422.
@@ -10,6 +10,8 @@ mod event_type;
 mod headers;
 mod payload;
 mod secret;
+mod tenant_key;
+pub mod tenant_token;
 mod webhook_url;
 
 pub use event_schema::{EventSchema, Violation};
@@ -17,6 +19,8 @@ pub use event_type::{EventType, EventTypeFilter, RESERVED_PREFIX};
 pub use headers::CustomHeaders;
 pub use payload::Payload;
 pub use secret::Secret;
+pub use tenant_key::{TenantKey, DEFAULT_TENANT};
+pub use tenant_token::{TenantToken, TENANT_TOKEN_PREFIX};
 pub use webhook_url::WebhookUrl;
 
 /// Free text stored as given (descriptions): bounded, and without the NUL
