@@ -4,7 +4,7 @@
 -- Primary-key look-ups. Deliveries of hookrelay's own events are left out: an
 -- operator's webhook that is down would otherwise dead-letter the notices of
 -- its own dead letters, and announce those, forever.
-SELECT d.id AS delivery_id, d.event_id, e.type AS event_type, d.webhook_id, w.url,
+SELECT d.id AS delivery_id, d.event_id, e.type AS event_type, d.webhook_id, w.url, w.tenant,
        d.attempts, d.last_status_code, d.last_error
 FROM deliveries d
 JOIN events e ON e.id = d.event_id

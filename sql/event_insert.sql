@@ -1,10 +1,17 @@
 -- name: EventInsert
 -- POST /events: a batch of events and their fan-out, in one statement and one
 -- commit (src/store/ingest.rs gathers concurrent requests into it). Each event
--- gets one delivery for every enabled webhook that subscribes to its type or to
--- "*" (index webhooks_event_types), due at once, with a time-ordered id. "*"
--- does not match hookrelay's own events (types under "hookrelay."): those go
--- only to webhooks that name them.
+-- ($1 id, $2 type, $3 payload, $4 tenant) gets one delivery for every enabled
+-- webhook of its own tenant that subscribes to its type or to "*" (index
+-- webhooks_fanout, keyed by tenant/type: the cost is that of the webhooks an
+-- event goes to, however many tenants there are), due at once, with a
+-- time-ordered id. "*" does not match hookrelay's own events (types under
+-- "hookrelay."): those go only to webhooks that name them.
+--
+-- An event whose tenant does not exist, or is being deleted, is not inserted
+-- and not returned: the caller answers 422 for it alone. A primary-key look-up
+-- per event, without a lock: a tenant deleted meanwhile has had its webhooks
+-- deleted too (FOR SHARE below orders that), so such an event reaches no one.
 --
 -- FOR SHARE on the webhooks fanned out to: a PATCH or DELETE under way holds
 -- the row, so the fan-out waits for it and then reads the webhook as changed
@@ -13,21 +20,26 @@
 -- block each other, so concurrent ingests do not wait on one another.
 WITH input AS (
     SELECT *
-    FROM unnest($1::uuid[], $2::text[], $3::text[]) AS i(id, type, payload)
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS i(id, type, payload, tenant)
 ), event AS (
-    INSERT INTO events (id, type, payload)
-    SELECT id, type, payload::jsonb FROM input
-    RETURNING id, type, created_at
+    INSERT INTO events (id, tenant, type, payload)
+    SELECT i.id, i.tenant, i.type, i.payload::jsonb
+    FROM input i
+    JOIN tenants t ON t.key = i.tenant AND t.deleted_at IS NULL
+    RETURNING id, tenant, type, created_at
 ), target AS (
-    SELECT event.id AS event_id, event.created_at, w.id AS webhook_id
+    SELECT event.id AS event_id, event.tenant, event.created_at, w.id AS webhook_id
     FROM event
-    JOIN webhooks w ON w.enabled AND w.event_types && CASE WHEN event.type LIKE 'hookrelay.%'
-                                                           THEN ARRAY[event.type]
-                                                           ELSE ARRAY[event.type, '*'] END
+    JOIN webhooks w
+      ON w.enabled AND w.tenant = event.tenant
+     AND tenant_event_types(w.tenant, w.event_types)
+         && CASE WHEN event.type LIKE 'hookrelay.%'
+                 THEN ARRAY[event.tenant || '/' || event.type]
+                 ELSE ARRAY[event.tenant || '/' || event.type, event.tenant || '/*'] END
     FOR SHARE OF w
 ), fanout AS (
-    INSERT INTO deliveries (id, webhook_id, event_id, next_retry_at, created_at, updated_at)
-    SELECT uuid_v7(), webhook_id, event_id, created_at, created_at, created_at
+    INSERT INTO deliveries (id, tenant, webhook_id, event_id, next_retry_at, created_at, updated_at)
+    SELECT uuid_v7(), tenant, webhook_id, event_id, created_at, created_at, created_at
     FROM target
     RETURNING event_id
 )

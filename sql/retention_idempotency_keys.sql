@@ -3,8 +3,8 @@
 -- go, oldest first. Index idempotency_keys_created: every key it reads is one
 -- it deletes.
 DELETE FROM idempotency_keys
-WHERE key IN (
-    SELECT key FROM idempotency_keys
+WHERE (tenant, key) IN (
+    SELECT tenant, key FROM idempotency_keys
     WHERE created_at < now() - interval '24 hours'
     ORDER BY created_at
     LIMIT 1000

@@ -17,4 +17,4 @@ SET enabled = false,
 WHERE id = $1 AND enabled AND deleted_at IS NULL
   AND failing_since < now() - $2::bigint * interval '1 millisecond'
   AND failing_attempts >= $4
-RETURNING url, version, disabled_reason, failing_since;
+RETURNING tenant, url, version, disabled_reason, failing_since;

@@ -14,7 +14,7 @@
 -- Returns whether the run ended after a pause (hookrelay.webhook.recovered).
 -- Trigger webhooks_version ignores these columns: workers' caches stay valid.
 WITH old AS MATERIALIZED (
-    SELECT id, url, failing_since, failing_attempts, failing_paused
+    SELECT id, tenant, url, failing_since, failing_attempts, failing_paused
     FROM webhooks
     WHERE id = $1 AND deleted_at IS NULL
     FOR NO KEY UPDATE
@@ -26,4 +26,4 @@ SET failing_since       = CASE WHEN $2 OR o.failing_since IS NULL THEN $4 ELSE o
     failing_paused      = (o.failing_paused AND NOT $2) OR $7
 FROM old o
 WHERE w.id = o.id
-RETURNING o.url, o.failing_since, $2 AND (o.failing_paused OR $3) AS recovered;
+RETURNING o.tenant, o.url, o.failing_since, $2 AND (o.failing_paused OR $3) AS recovered;

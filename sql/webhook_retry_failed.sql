@@ -6,11 +6,12 @@
 -- The share lock on the webhook orders this with a concurrent PATCH: either the
 -- PATCH waits and then holds or releases these rows, or this waits and reads
 -- the `enabled` the PATCH wrote. Rows are locked in id order, like every
--- statement that locks many deliveries. found = 0: no such webhook.
+-- statement that locks many deliveries. found = 0: no such webhook (or
+-- another tenant's: $3 is the caller's tenant, null for the operator).
 WITH w AS MATERIALIZED (
     SELECT id, enabled
     FROM webhooks
-    WHERE id = $1 AND deleted_at IS NULL
+    WHERE id = $1 AND deleted_at IS NULL AND ($3::text IS NULL OR tenant = $3)
     FOR SHARE
 ), failed AS MATERIALIZED (
     SELECT d.id

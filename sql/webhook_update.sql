@@ -1,7 +1,8 @@
 -- name: WebhookUpdate
 -- PATCH /webhooks/{id}: a null argument keeps the column as it is, except
 -- description and rate_limit, which $5 and $7 say whether to set (so they can
--- be cleared to null).
+-- be cleared to null). $10: the caller's tenant (null: the operator, any
+-- tenant); another tenant's webhook is no webhook.
 -- The row lock it takes waits for fan-outs under way (event_insert.sql locks
 -- the webhooks it fans out to), so none of them can miss a disable. Trigger
 -- webhooks_version bumps `version` when a column a send reads changes.
@@ -22,5 +23,5 @@ SET url         = coalesce($2, url),
     failing_attempts    = CASE WHEN $4 AND NOT enabled THEN 0 ELSE failing_attempts END,
     failing_paused      = CASE WHEN $4 AND NOT enabled THEN false ELSE failing_paused END,
     updated_at  = now()
-WHERE id = $1 AND deleted_at IS NULL
-RETURNING id, url, event_types, description, enabled, disabled_reason, rate_limit, headers, created_at, updated_at, version;
+WHERE id = $1 AND deleted_at IS NULL AND ($10::text IS NULL OR tenant = $10)
+RETURNING id, tenant, url, event_types, description, enabled, disabled_reason, rate_limit, headers, created_at, updated_at, version;

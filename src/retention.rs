@@ -11,7 +11,9 @@
 //! It also removes what deleted webhooks left behind (`DELETE /webhooks/{id}`
 //! only marks the webhook, so the request does not pay for its history; the
 //! handler starts `purge_deleted_webhooks` at once, and this sweep finishes the
-//! job if the process stopped first).
+//! job if the process stopped first). Deleted tenants go the same way: their
+//! webhooks' deliveries with the webhooks, then their events, then the tenant
+//! row itself, its tokens with it; expired tenant tokens go too.
 
 use std::time::Duration;
 
@@ -32,6 +34,7 @@ pub struct Swept {
     pub deliveries: u64,
     pub events: u64,
     pub idempotency_keys: u64,
+    pub tenant_tokens: u64,
 }
 
 /// Deletes everything older than `retention`, batch after batch, until done.
@@ -39,11 +42,25 @@ pub async fn sweep_once(client: &Client, retention: Duration) -> Result<Swept, S
     let cutoff: DateTime<Utc> =
         Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
     let webhooks_purged = purge_deleted_webhooks(client).await?;
+    let tenants_purged = purge_deleted_tenants(client).await?;
     Ok(Swept {
         deliveries: walk(client, sql::RETENTION_DELIVERIES, cutoff).await? + webhooks_purged,
-        events: walk(client, sql::RETENTION_EVENTS, cutoff).await?,
+        events: walk(client, sql::RETENTION_EVENTS, cutoff).await? + tenants_purged,
         idempotency_keys: repeat(client, sql::RETENTION_IDEMPOTENCY_KEYS, &[]).await?,
+        tenant_tokens: repeat(client, sql::RETENTION_TENANT_TOKENS, &[]).await?,
     })
+}
+
+/// Removes what deleted tenants left behind (`DELETE /tenants/{key}` only
+/// marks the tenant and its webhooks): the webhooks' deliveries and the
+/// webhooks, then the tenants' events in batches, then the tenant rows and
+/// their tokens. Returns how many events went.
+pub async fn purge_deleted_tenants(client: &Client) -> Result<u64, StoreError> {
+    purge_deleted_webhooks(client).await?;
+    let events = repeat(client, sql::TENANT_PURGE_EVENTS, &[]).await?;
+    let stmt = client.prepare_cached(sql::TENANT_PURGE).await?;
+    client.execute(&stmt, &[]).await?;
+    Ok(events)
 }
 
 /// Removes what deleted webhooks left behind (`DELETE /webhooks/{id}` only
@@ -110,6 +127,7 @@ pub fn spawn(pool: Pool, retention: Duration) -> tokio::task::JoinHandle<()> {
                     deliveries = s.deliveries,
                     events = s.events,
                     idempotency_keys = s.idempotency_keys,
+                    tenant_tokens = s.tenant_tokens,
                     "retention sweep"
                 ),
                 Err(e) => tracing::warn!(error = %e, "retention sweep failed; will try again"),

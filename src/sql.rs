@@ -44,6 +44,17 @@ statements! {
     EVENT_GET = "event_get.sql";
     EVENT_LIST = "event_list.sql";
 
+    TENANT_PUT = "tenant_put.sql";
+    TENANT_GET = "tenant_get.sql";
+    TENANT_LIST = "tenant_list.sql";
+    TENANT_DELETE = "tenant_delete.sql";
+    TENANT_DELETE_WEBHOOKS = "tenant_delete_webhooks.sql";
+    TENANT_PURGE_EVENTS = "tenant_purge_events.sql";
+    TENANT_PURGE = "tenant_purge.sql";
+    TENANT_TOKEN_INSERT = "tenant_token_insert.sql";
+    TENANT_TOKEN_LOOKUP = "tenant_token_lookup.sql";
+    TENANT_TOKENS_REVOKE = "tenant_tokens_revoke.sql";
+
     EVENT_TYPE_PUT = "event_type_put.sql";
     EVENT_TYPE_GET = "event_type_get.sql";
     EVENT_TYPE_LIST = "event_type_list.sql";
@@ -52,6 +63,7 @@ statements! {
 
     DELIVERY_GET = "delivery_get.sql";
     DELIVERY_LIST = "delivery_list.sql";
+    DELIVERY_LIST_BY_TENANT = "delivery_list_by_tenant.sql";
     DELIVERY_ATTEMPTS = "delivery_attempts.sql";
     DELIVERY_RETRY = "delivery_retry.sql";
     NOTIFY_DUE = "notify_due.sql";
@@ -68,6 +80,7 @@ statements! {
     RETENTION_DELIVERIES = "retention_deliveries.sql";
     RETENTION_EVENTS = "retention_events.sql";
     RETENTION_IDEMPOTENCY_KEYS = "retention_idempotency_keys.sql";
+    RETENTION_TENANT_TOKENS = "retention_tenant_tokens.sql";
     METRICS_DELIVERIES_BY_STATUS = "metrics_deliveries_by_status.sql";
     METRICS_QUEUE = "metrics_queue.sql";
 }

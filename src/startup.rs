@@ -116,7 +116,8 @@ impl Application {
             addr: config.listen,
             source,
         })?;
-        let port = listener.local_addr().map_err(StartupError::Server)?.port();
+        let bound = listener.local_addr().map_err(StartupError::Server)?;
+        let port = bound.port();
         let wakeup = Wakeup::default();
         let metrics = Arc::new(Metrics::new(config.workers)?);
         // A few writers, so one batch's commit overlaps the next one's statement,
@@ -137,6 +138,7 @@ impl Application {
             targets: targets.clone(),
             pool: pool.clone(),
             ingest,
+            public_url: config.public_url_on(bound),
             config: config.clone(),
             wakeup: wakeup.clone(),
             metrics: metrics.clone(),

@@ -1,9 +1,11 @@
-//! `/deliveries`: read them with their attempt log, and send one again.
+//! `/deliveries`: read them with their attempt log, and send one again; a
+//! tenant token, its own tenant's.
 
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::auth::Caller;
 use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
@@ -24,12 +26,18 @@ pub struct DeliveryWithAttempts {
     operation_id = "listDeliveries",
     tag = "deliveries",
     summary = "List deliveries, newest first",
-    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("status" = Option<String>, Query, description = "pending, processing, success or failed"), ("webhook_id" = Option<String>, Query), ("event_id" = Option<String>, Query), ("created_after" = Option<String>, Query, description = "RFC 3339"), ("created_before" = Option<String>, Query, description = "RFC 3339")),
-    responses((status = 200, body = Paginated<Delivery>), (status = 422, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("status" = Option<String>, Query, description = "pending, processing, success or failed"), ("webhook_id" = Option<String>, Query), ("event_id" = Option<String>, Query), ("created_after" = Option<String>, Query, description = "RFC 3339"), ("created_before" = Option<String>, Query, description = "RFC 3339"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
+    responses((status = 200, body = Paginated<Delivery>), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let query = Query::parse(req.query_string())?;
     let page = query.page()?;
+    let tenant = query.tenant()?;
+    let scope = caller.list_scope(tenant.as_ref())?;
     let status = query
         .get("status")
         .map(|s| {
@@ -52,7 +60,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
         created_after: query.time("created_after")?,
         created_before: query.time("created_before")?,
     };
-    let rows = deliveries::list(&state.db().await?, page, &filter).await?;
+    let rows = deliveries::list(&state.db().await?, page, scope, &filter).await?;
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, |d| (d.created_at, d.id))))
 }
 
@@ -63,15 +71,19 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     tag = "deliveries",
     summary = "Read a delivery with its attempt log",
     params(("id" = String, Path, description = "The delivery's id (a UUID)")),
-    responses((status = 200, body = DeliveryWithAttempts), (status = 404, description = "No such delivery", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = DeliveryWithAttempts), (status = 404, description = "No such delivery, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: Data<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id("delivery", &id)?;
     let client = state.db().await?;
-    let delivery = deliveries::get(&client, id)
+    let delivery = deliveries::get(&client, id, caller.scope())
         .await?
         .ok_or_else(|| not_found_id("delivery", id))?;
-    let attempt_log = deliveries::attempts(&client, id).await?;
+    let attempt_log = deliveries::attempts(&client, id, caller.scope()).await?;
     Ok(HttpResponse::Ok().json(DeliveryWithAttempts {
         delivery,
         attempt_log,
@@ -85,11 +97,15 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     tag = "deliveries",
     summary = "Send a finished delivery again, with a fresh retry budget",
     params(("id" = String, Path, description = "The delivery's id (a UUID)")),
-    responses((status = 202, body = Delivery), (status = 404, description = "No such delivery", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The delivery is pending or processing, or its webhook was deleted", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 202, body = Delivery), (status = 404, description = "No such delivery, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The delivery is pending or processing, or its webhook was deleted", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn retry(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn retry(
+    state: Data<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id("delivery", &id)?;
-    match deliveries::retry(&state.db().await?, id).await? {
+    match deliveries::retry(&state.db().await?, id, caller.scope()).await? {
         Retry::Requeued(delivery) => {
             state.wakeup.new_work();
             Ok(HttpResponse::Accepted().json(delivery))

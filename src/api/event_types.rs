@@ -5,7 +5,8 @@
 //! goes out, so the next event in this process already sees it (other
 //! processes hear it by NOTIFY: `crate::catalog`). The checks POST /events and
 //! the webhook routes make (`admit_event`, `require_listed`) live here, beside
-//! the catalog they apply.
+//! the catalog they apply. The catalog is the operator's: tenant tokens may
+//! read it (so a portal can offer its types), not change it.
 
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::auth::Operator;
 use super::body::{parse, read_json_body};
 use super::pagination::{Paginated, Query};
 use super::problem::Problem;
@@ -55,10 +57,11 @@ fn not_found(raw: &str) -> ApiError {
     summary = "Add an event type to the catalog, or change it; fields left out keep their values",
     params(("type" = String, Path, description = "The event type: 1-128 characters of A-Z a-z 0-9 . _ : -")),
     request_body = PutEventType,
-    responses((status = 201, description = "Added", body = EventTypeEntry), (status = 200, description = "Changed", body = EventTypeEntry), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field (type, description, schema), named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 201, description = "Added", body = EventTypeEntry), (status = 200, description = "Changed", body = EventTypeEntry), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field (type, description, schema), named in detail", body = Problem, content_type = "application/problem+json"), (status = 403, description = "A tenant token: the catalog is the operator's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn put(
     state: Data<AppState>,
+    _: Operator,
     name: Path<String>,
     req: HttpRequest,
     payload: Payload,
@@ -147,9 +150,13 @@ pub async fn get(state: Data<AppState>, name: Path<String>) -> Result<HttpRespon
     tag = "event types",
     summary = "Remove an event type from the catalog; events and webhooks naming it keep it",
     params(("type" = String, Path, description = "The event type")),
-    responses((status = 204, description = "Removed"), (status = 404, description = "Not in the catalog", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 204, description = "Removed"), (status = 403, description = "A tenant token: the catalog is the operator's", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not in the catalog", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn delete(state: Data<AppState>, name: Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: Data<AppState>,
+    _: Operator,
+    name: Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let name = named(&name)?;
     if !event_types::delete(&state.db().await?, name.as_str()).await? {
         return Err(not_found(name.as_str()));

@@ -1,15 +1,17 @@
-//! `/events`: emit (with fan-out and idempotency keys) and read.
+//! `/events`: emit (with fan-out and idempotency keys) and read. Emitting is
+//! the operator's; a tenant token reads its own tenant's events.
 
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::auth::{unknown_tenant_field, Caller, Operator};
 use super::body::{parse, read_json_body};
 use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
-use crate::domain::{self, EventType};
+use crate::domain::{self, EventType, TenantKey};
 use crate::store::deliveries::{self, Delivery, Filter};
 use crate::store::events::{self, Emitted, Event};
 use crate::store::StoreError;
@@ -17,6 +19,9 @@ use crate::store::StoreError;
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmitEvent<'a> {
+    /// The tenant the event is for: it fans out to that tenant's webhooks
+    /// only. Absent: `default`.
+    tenant: Option<String>,
     #[serde(rename = "type")]
     event_type: String,
     /// Kept as the client's own JSON text: no precision is lost on the way to Postgres.
@@ -47,27 +52,39 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     operation_id = "emitEvent",
     tag = "events",
     summary = "Emit an event; fanned out to matching webhooks in the same transaction",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable characters")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable characters; per tenant")),
     request_body = EmitEvent,
-    responses((status = 201, description = "Created, with its deliveries", body = Event), (status = 200, description = "Idempotency-Key seen in the last 24 hours: the original event", body = Event), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 201, description = "Created, with its deliveries", body = Event), (status = 200, description = "Idempotency-Key seen in the last 24 hours in this tenant: the original event", body = Event), (status = 403, description = "A tenant token: emitting is the operator's", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn create(
     state: Data<AppState>,
+    _: Operator,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let body = read_json_body(&req, payload, state.config.max_payload).await?;
     let input: EmitEvent = parse(&body)?;
+    let tenant = match input.tenant.as_deref() {
+        Some(t) => TenantKey::parse(t).map_err(|e| ApiError::invalid("tenant", e))?,
+        None => TenantKey::default_tenant(),
+    };
     let event_type =
         EventType::parse_emitted(&input.event_type).map_err(|e| ApiError::invalid("type", e))?;
     let event_payload =
         domain::Payload::parse(input.payload).map_err(|e| ApiError::invalid("payload", e))?;
     // Here, not in the group-commit writers: one event's refusal is its own.
     super::event_types::admit_event(&state, &event_type, event_payload.raw()).await?;
-    let emitted = events::emit(&state.ingest, &state.pool, &event_type, event_payload, key)
-        .await
-        .map_err(payload_rejected)?;
+    let emitted = events::emit(
+        &state.ingest,
+        &state.pool,
+        &tenant,
+        &event_type,
+        event_payload,
+        key,
+    )
+    .await
+    .map_err(payload_rejected)?;
     Ok(match emitted {
         Emitted::Created(event) => {
             if event.deliveries > 0 {
@@ -80,6 +97,7 @@ pub async fn create(
         Emitted::Repeated(event) => HttpResponse::Ok()
             .insert_header(("Location", format!("/events/{}", event.id)))
             .json(event),
+        Emitted::NoTenant => return Err(unknown_tenant_field(tenant.as_str())),
     })
 }
 
@@ -102,12 +120,18 @@ pub(super) fn payload_rejected(e: StoreError) -> ApiError {
     operation_id = "listEvents",
     tag = "events",
     summary = "List events, newest first",
-    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("type" = Option<String>, Query, description = "Only this event type")),
-    responses((status = 200, body = Paginated<Event>), (status = 422, description = "Bad limit, cursor or type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("type" = Option<String>, Query, description = "Only this event type"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
+    responses((status = 200, body = Paginated<Event>), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad limit, cursor, type or tenant", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let query = Query::parse(req.query_string())?;
     let page = query.page()?;
+    let tenant = query.tenant()?;
+    let scope = caller.list_scope(tenant.as_ref())?;
     let event_type = query
         .get("type")
         .map(|t| EventType::parse(t).map_err(|e| ApiError::invalid("type", e)))
@@ -115,6 +139,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     let rows = events::list(
         &state.db().await?,
         page,
+        scope,
         event_type.as_ref().map(EventType::as_str),
     )
     .await?;
@@ -128,11 +153,15 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     tag = "events",
     summary = "Read an event",
     params(("id" = String, Path, description = "The event's id (a UUID)")),
-    responses((status = 200, body = Event), (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Event), (status = 404, description = "No such event, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: Data<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id("event", &id)?;
-    let event = events::get(&state.db().await?, id)
+    let event = events::get(&state.db().await?, id, caller.scope())
         .await?
         .ok_or_else(|| not_found_id("event", id))?;
     Ok(HttpResponse::Ok().json(event))
@@ -145,23 +174,24 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     tag = "events",
     summary = "List an event's deliveries",
     params(("id" = String, Path, description = "The event's id (a UUID)"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = Paginated<Delivery>), (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Paginated<Delivery>), (status = 404, description = "No such event, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn deliveries(
     state: Data<AppState>,
+    caller: Caller,
     id: Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("event", &id)?;
     let page = Query::parse(req.query_string())?.page()?;
     let client = state.db().await?;
-    if events::get(&client, id).await?.is_none() {
+    if events::get(&client, id, caller.scope()).await?.is_none() {
         return Err(not_found_id("event", id));
     }
     let filter = Filter {
         event_id: Some(id),
         ..Filter::default()
     };
-    let rows = deliveries::list(&client, page, &filter).await?;
+    let rows = deliveries::list(&client, page, caller.scope(), &filter).await?;
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, |d| (d.created_at, d.id))))
 }

@@ -2,9 +2,12 @@
 //!
 //! Handlers parse input into domain types, call one store function, and shape
 //! the answer; every failure is an `ApiError`, turned into problem+json in
-//! `problem.rs`. Bearer tokens are checked by `auth.rs` before any handler runs.
+//! `problem.rs`. Who is calling (the operator, or one tenant) is decided by
+//! `auth.rs` before any handler runs; a handler says which callers it serves
+//! by taking `auth::Operator` or `auth::Caller`, and passes the caller's
+//! scope to the store.
 
-mod auth;
+pub mod auth;
 mod body;
 mod deliveries;
 mod event_types;
@@ -15,6 +18,7 @@ pub mod openapi;
 mod pagination;
 mod problem;
 mod request_log;
+mod tenants;
 mod webhooks;
 
 use actix_web::web;
@@ -30,6 +34,9 @@ pub struct AppState {
     /// Where new events go (group commit).
     pub ingest: crate::store::ingest::Ingest,
     pub config: Config,
+    /// Where users reach hookrelay (HOOKRELAY_PUBLIC_URL, or http:// on the
+    /// address bound), without a trailing slash: portal links start with it.
+    pub public_url: String,
     /// Told whenever a request creates work that is due now.
     pub wakeup: crate::wakeup::Wakeup,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
@@ -81,6 +88,13 @@ guarded_routes! {
     get "/event-types" => event_types::list;
     get "/event-types/{type}" => event_types::get;
     delete "/event-types/{type}" => event_types::delete;
+    put "/tenants/{key}" => tenants::put;
+    get "/tenants" => tenants::list;
+    get "/tenants/{key}" => tenants::get;
+    delete "/tenants/{key}" => tenants::delete;
+    post "/tenants/{key}/tokens" => tenants::create_token;
+    delete "/tenants/{key}/tokens" => tenants::revoke_tokens;
+    post "/tenants/{key}/portal" => tenants::portal_link;
     get "/deliveries" => deliveries::list;
     get "/deliveries/{id}" => deliveries::get;
     post "/deliveries/{id}/retry" => deliveries::retry;
@@ -97,7 +111,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             register(web::scope(""))
                 .default_service(web::to(not_found))
-                .wrap(actix_web::middleware::from_fn(auth::require_token)),
+                .wrap(actix_web::middleware::from_fn(auth::identify)),
         );
 }
 

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{deliveries, event_types, events, health, metrics, webhooks};
+use super::{deliveries, event_types, events, health, metrics, tenants, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,8 @@ use super::{deliveries, event_types, events, health, metrics, webhooks};
         events::create, events::list, events::get, events::deliveries,
         event_types::put, event_types::list, event_types::get, event_types::delete,
         deliveries::list, deliveries::get, deliveries::retry,
+        tenants::put, tenants::list, tenants::get, tenants::delete,
+        tenants::create_token, tenants::revoke_tokens, tenants::portal_link,
         metrics::metrics, document, health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),

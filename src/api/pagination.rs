@@ -15,6 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::ApiError;
+use crate::domain::TenantKey;
 use crate::store::Page;
 
 /// The query string, parsed once; unknown parameters are ignored.
@@ -34,6 +35,13 @@ impl Query {
     pub fn uuid(&self, name: &str) -> Result<Option<Uuid>, ApiError> {
         self.get(name)
             .map(|v| Uuid::parse_str(v).map_err(|_| ApiError::invalid(name, "must be a UUID")))
+            .transpose()
+    }
+
+    /// `?tenant=`, which every list takes (see `auth::Caller::list_scope`).
+    pub fn tenant(&self) -> Result<Option<TenantKey>, ApiError> {
+        self.get("tenant")
+            .map(|v| TenantKey::parse(v).map_err(|e| ApiError::invalid("tenant", e)))
             .transpose()
     }
 

@@ -19,6 +19,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("a valid bearer token is required: send Authorization: Bearer <token>")]
     Unauthorized,
+    /// A tenant token on a route only the operator may use.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -45,6 +48,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "Malformed request",
             ApiError::Unauthorized => "Unauthorized",
+            ApiError::Forbidden(_) => "Forbidden",
             ApiError::NotFound(_) => "Not found",
             ApiError::Conflict(_) => "Conflict",
             ApiError::TooLarge(_) => "Payload too large",
@@ -59,6 +63,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "malformed-request",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload-too-large",
@@ -123,6 +128,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,5 +1,6 @@
 //! `/webhooks`: register, read, change, delete, secrets, test events, and
-//! requeue dead letters.
+//! requeue dead letters. All of it is open to tenant tokens, for the tenant's
+//! own webhooks: every store call gets the caller's scope.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
+use super::auth::{unknown_tenant_field, Caller};
 use super::body::{parse, read_json_body, read_optional_json_body};
 use super::pagination::{Paginated, Query};
 use super::problem::Problem;
@@ -21,6 +23,9 @@ use crate::store::webhooks::{self, NewWebhook, TestEvent, Webhook, WebhookChange
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
+    /// The tenant that owns the webhook; absent: `default` (with a tenant
+    /// token: the token's tenant, the only one it may name).
+    tenant: Option<String>,
     url: String,
     event_types: Vec<String>,
     description: Option<String>,
@@ -122,16 +127,19 @@ fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiEr
 )]
 pub async fn create(
     state: Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(&req, payload, state.config.max_payload).await?;
     let input: CreateWebhook = parse(&body)?;
+    let tenant = caller.tenant_for_new(input.tenant.as_deref())?;
     let secret = match &input.secret {
         Some(s) => Secret::parse(s).map_err(|e| ApiError::invalid("secret", e))?,
         None => Secret::generate(),
     };
     let new = NewWebhook {
+        tenant: tenant.clone(),
         url: parse_url(&state, &input.url)?,
         event_types: parse_event_types(&input.event_types)?,
         description: parse_optional_description(input.description.as_deref())?,
@@ -141,7 +149,9 @@ pub async fn create(
         headers: parse_headers(input.headers)?,
     };
     super::event_types::require_listed(&state, &new.event_types).await?;
-    let webhook = webhooks::insert(&state.db().await?, new).await?;
+    let webhook = webhooks::insert(&state.db().await?, new)
+        .await?
+        .ok_or_else(|| unknown_tenant_field(tenant.as_str()))?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/webhooks/{}", webhook.id)))
         .json(WebhookWithSecret {
@@ -156,12 +166,19 @@ pub async fn create(
     operation_id = "listWebhooks",
     tag = "webhooks",
     summary = "List webhooks, newest first",
-    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = Paginated<Webhook>), (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
+    responses((status = 200, body = Paginated<Webhook>), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad limit, cursor or tenant", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let page = Query::parse(req.query_string())?.page()?;
-    let rows = webhooks::list(&state.db().await?, page).await?;
+pub async fn list(
+    state: Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = Query::parse(req.query_string())?;
+    let page = query.page()?;
+    let tenant = query.tenant()?;
+    let scope = caller.list_scope(tenant.as_ref())?;
+    let rows = webhooks::list(&state.db().await?, page, scope).await?;
     Ok(HttpResponse::Ok().json(Paginated::new(rows, page, |w| (w.created_at, w.id))))
 }
 
@@ -172,11 +189,15 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     tag = "webhooks",
     summary = "Read a webhook (never its secret)",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
-    responses((status = 200, body = Webhook), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Webhook), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: Data<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    let webhook = webhooks::get(&state.db().await?, id)
+    let webhook = webhooks::get(&state.db().await?, id, caller.scope())
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     Ok(HttpResponse::Ok().json(webhook))
@@ -190,10 +211,11 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     summary = "Change url, event_types, description, enabled or headers",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
     request_body = UpdateWebhook,
-    responses((status = 200, body = Webhook), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Webhook), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn update(
     state: Data<AppState>,
+    caller: Caller,
     id: Path<String>,
     req: HttpRequest,
     payload: Payload,
@@ -224,7 +246,7 @@ pub async fn update(
         super::event_types::require_listed(&state, types).await?;
     }
     let enabling = changes.enabled == Some(true);
-    let (webhook, version) = webhooks::update(&mut state.db().await?, id, &changes)
+    let (webhook, version) = webhooks::update(&mut state.db().await?, id, caller.scope(), &changes)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     // Before answering: every attempt that starts after this returns sees the change.
@@ -243,11 +265,15 @@ pub async fn update(
     tag = "webhooks",
     summary = "Delete a webhook; nothing is sent to it once this returns",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: Data<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    let version = webhooks::delete(&mut state.db().await?, id)
+    let version = webhooks::delete(&mut state.db().await?, id, caller.scope())
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     // No attempt starts here from now on; other processes hear it by NOTIFY.
@@ -277,11 +303,15 @@ pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpRespo
     tag = "webhooks",
     summary = "Read the signing secret",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
-    responses((status = 200, body = SecretBody), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = SecretBody), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
-pub async fn secret(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn secret(
+    state: Data<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    let secret = webhooks::secret(&state.db().await?, id)
+    let secret = webhooks::secret(&state.db().await?, id, caller.scope())
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     Ok(HttpResponse::Ok().json(SecretBody { secret }))
@@ -294,14 +324,16 @@ pub async fn secret(state: Data<AppState>, id: Path<String>) -> Result<HttpRespo
     tag = "webhooks",
     summary = "New secret; the old one keeps signing for 24 hours",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
-    responses((status = 200, body = SecretBody), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = SecretBody), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn rotate_secret(
     state: Data<AppState>,
+    caller: Caller,
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    let (secret, version) = webhooks::rotate_secret(&state.db().await?, id, &Secret::generate())
+    let new = Secret::generate();
+    let (secret, version) = webhooks::rotate_secret(&state.db().await?, id, caller.scope(), &new)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     state.targets.announce(id, version);
@@ -336,10 +368,11 @@ pub struct TestEventQueued {
     summary = "Send a test event to this webhook alone, through the ordinary queue",
     params(("id" = String, Path, description = "The webhook's id (a UUID)")),
     request_body(content = Option<SendTestEvent>, description = "Optional; without it the type is hookrelay.test"),
-    responses((status = 202, description = "Queued", body = TestEventQueued), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The webhook is disabled", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "A body that is not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 202, description = "Queued", body = TestEventQueued), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The webhook is disabled", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "A body that is not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn send_test(
     state: Data<AppState>,
+    caller: Caller,
     id: Path<String>,
     req: HttpRequest,
     payload: Payload,
@@ -358,9 +391,15 @@ pub async fn send_test(
         .payload
         .map(|p| domain::Payload::parse(p).map_err(|e| ApiError::invalid("payload", e)))
         .transpose()?;
-    let sent = webhooks::send_test(&state.db().await?, id, &event_type, event_payload)
-        .await
-        .map_err(super::events::payload_rejected)?;
+    let sent = webhooks::send_test(
+        &state.db().await?,
+        id,
+        caller.scope(),
+        &event_type,
+        event_payload,
+    )
+    .await
+    .map_err(super::events::payload_rejected)?;
     match sent {
         TestEvent::Queued(delivery_id) => {
             state.wakeup.new_work();
@@ -385,16 +424,17 @@ pub struct Requeued {
     tag = "webhooks",
     summary = "Requeue every failed delivery of the webhook",
     params(("id" = String, Path, description = "The webhook's id (a UUID)"), ("since" = Option<String>, Query, description = "RFC 3339: only deliveries that failed at or after it")),
-    responses((status = 202, body = Requeued), (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad since", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 202, body = Requeued), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad since", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn retry_failed(
     state: Data<AppState>,
+    caller: Caller,
     id: Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
     let since = Query::parse(req.query_string())?.time("since")?;
-    let requeued = webhooks::retry_failed(&state.db().await?, id, since)
+    let requeued = webhooks::retry_failed(&state.db().await?, id, caller.scope(), since)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     if requeued > 0 {

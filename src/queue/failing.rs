@@ -132,7 +132,9 @@ async fn record_one(client: &mut Client, c: &Change) -> Result<bool, StoreError>
     let recovered = row.as_ref().is_some_and(|r| r.get::<_, bool>("recovered"));
     if let (true, Some(row)) = (recovered, &row) {
         let url: String = row.get("url");
-        operational::webhook_recovered(&tx, c.webhook_id, &url, row.get("failing_since")).await?;
+        let tenant: String = row.get("tenant");
+        operational::webhook_recovered(&tx, &tenant, c.webhook_id, &url, row.get("failing_since"))
+            .await?;
     }
     tx.commit().await?;
     Ok(recovered)

@@ -7,12 +7,14 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{retry_transient, Client, Page, StoreError};
+use super::{retry_transient, Client, Page, Scope, StoreError};
 use crate::sql;
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Delivery {
     pub id: Uuid,
+    /// The tenant of its event and webhook.
+    pub tenant: String,
     pub webhook_id: Uuid,
     pub event_id: Uuid,
     pub status: String,
@@ -32,6 +34,7 @@ impl Delivery {
         let next_retry_at = (status == "pending").then(|| row.get("next_retry_at"));
         Delivery {
             id: row.get("id"),
+            tenant: row.get("tenant"),
             webhook_id: row.get("webhook_id"),
             event_id: row.get("event_id"),
             status,
@@ -69,18 +72,26 @@ pub struct Filter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-pub async fn get(client: &Client, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+pub async fn get(
+    client: &Client,
+    id: Uuid,
+    scope: Scope<'_>,
+) -> Result<Option<Delivery>, StoreError> {
     let stmt = client.prepare_cached(sql::DELIVERY_GET).await?;
     Ok(client
-        .query_opt(&stmt, &[&id])
+        .query_opt(&stmt, &[&id, &scope.param()])
         .await?
         .as_ref()
         .map(Delivery::from_row))
 }
 
-pub async fn attempts(client: &Client, id: Uuid) -> Result<Vec<Attempt>, StoreError> {
+pub async fn attempts(
+    client: &Client,
+    id: Uuid,
+    scope: Scope<'_>,
+) -> Result<Vec<Attempt>, StoreError> {
     let stmt = client.prepare_cached(sql::DELIVERY_ATTEMPTS).await?;
-    let rows = client.query(&stmt, &[&id]).await?;
+    let rows = client.query(&stmt, &[&id, &scope.param()]).await?;
     Ok(rows
         .iter()
         .map(|r| Attempt {
@@ -95,12 +106,35 @@ pub async fn attempts(client: &Client, id: Uuid) -> Result<Vec<Attempt>, StoreEr
         .collect())
 }
 
+/// One page of the deliveries in `scope` that pass `filter`. One tenant's
+/// deliveries, unless a webhook or an event narrows them already, are read
+/// through the tenant's webhooks (sql/delivery_list_by_tenant.sql).
 pub async fn list(
     client: &Client,
     page: Page,
+    scope: Scope<'_>,
     filter: &Filter,
 ) -> Result<Vec<Delivery>, StoreError> {
     let (before_time, before_id) = page.before();
+    if let Scope::Tenant(tenant) = scope {
+        if filter.webhook_id.is_none() && filter.event_id.is_none() {
+            let rows = client
+                .query_typed(
+                    sql::DELIVERY_LIST_BY_TENANT,
+                    &[
+                        (&before_time, Type::TIMESTAMPTZ),
+                        (&before_id, Type::UUID),
+                        (&page.fetch(), Type::INT8),
+                        (&filter.status, Type::TEXT),
+                        (&filter.created_after, Type::TIMESTAMPTZ),
+                        (&filter.created_before, Type::TIMESTAMPTZ),
+                        (&tenant, Type::TEXT),
+                    ],
+                )
+                .await?;
+            return Ok(rows.iter().map(Delivery::from_row).collect());
+        }
+    }
     let rows = client
         .query_typed(
             sql::DELIVERY_LIST,
@@ -113,6 +147,7 @@ pub async fn list(
                 (&filter.event_id, Type::UUID),
                 (&filter.created_after, Type::TIMESTAMPTZ),
                 (&filter.created_before, Type::TIMESTAMPTZ),
+                (&scope.param(), Type::TEXT),
             ],
         )
         .await?;
@@ -129,15 +164,15 @@ pub enum Retry {
 }
 
 /// Puts a finished delivery back in the queue, due now, with a fresh retry budget.
-pub async fn retry(client: &Client, id: Uuid) -> Result<Retry, StoreError> {
+pub async fn retry(client: &Client, id: Uuid, scope: Scope<'_>) -> Result<Retry, StoreError> {
     let stmt = client.prepare_cached(sql::DELIVERY_RETRY).await?;
-    let stmt = &stmt;
+    let (stmt, tenant) = (&stmt, scope.param());
     if let Some(row) =
-        retry_transient(|| async move { client.query_opt(stmt, &[&id]).await }).await?
+        retry_transient(|| async move { client.query_opt(stmt, &[&id, &tenant]).await }).await?
     {
         return Ok(Retry::Requeued(Delivery::from_row(&row)));
     }
-    Ok(match get(client, id).await? {
+    Ok(match get(client, id, scope).await? {
         None => Retry::NotFound,
         Some(d) if d.status == "success" || d.status == "failed" => Retry::WebhookDeleted,
         Some(d) => Retry::Busy(d.status),

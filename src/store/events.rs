@@ -8,13 +8,15 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::ingest::{insert_events, Ingest, Inserted};
-use super::{Client, Page, Pool, StoreError};
-use crate::domain::{EventType, Payload};
+use super::{Client, Page, Pool, Scope, StoreError};
+use crate::domain::{EventType, Payload, TenantKey};
 use crate::sql;
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Event {
     pub id: Uuid,
+    /// The tenant the event was emitted for; it reached that tenant's webhooks only.
+    pub tenant: String,
     #[serde(rename = "type")]
     pub event_type: String,
     #[schema(value_type = serde_json::Value)]
@@ -29,6 +31,7 @@ impl Event {
         let payload: String = row.get("payload");
         Ok(Event {
             id: row.get("id"),
+            tenant: row.get("tenant"),
             event_type: row.get("type"),
             payload: RawValue::from_string(payload)
                 .map_err(|e| StoreError::Inconsistent(format!("payload is not JSON: {e}")))?,
@@ -41,15 +44,19 @@ impl Event {
 pub enum Emitted {
     /// A new event, with its deliveries.
     Created(Event),
-    /// The Idempotency-Key was seen in the last 24 hours: the original event.
+    /// The Idempotency-Key was seen in the last 24 hours (in this tenant): the original event.
     Repeated(Event),
+    /// The tenant does not exist, or is being deleted: nothing was stored.
+    NoTenant,
 }
 
 /// Stores an event and its deliveries, durably, in one transaction: with the
-/// events of concurrent requests (`ingest.rs`), or in its own with a key.
+/// events of concurrent requests (`ingest.rs`), or in its own with a key
+/// (keys are per tenant).
 pub async fn emit(
     ingest: &Ingest,
     pool: &Pool,
+    tenant: &TenantKey,
     event_type: &EventType,
     payload: Payload<'_>,
     idempotency_key: Option<&str>,
@@ -58,34 +65,62 @@ pub async fn emit(
     let id = Uuid::now_v7();
     let Some(key) = idempotency_key else {
         let inserted = ingest
-            .insert(id, event_type.as_str(), payload.get())
+            .insert(id, tenant.as_str(), event_type.as_str(), payload.get())
             .await?;
-        return Ok(Emitted::Created(created(id, event_type, payload, inserted)));
+        return Ok(match inserted {
+            Some(inserted) => Emitted::Created(created(id, tenant, event_type, payload, inserted)),
+            None => Emitted::NoTenant,
+        });
     };
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let claim = tx.prepare_cached(sql::IDEMPOTENCY_CLAIM).await?;
-    if tx.query_opt(&claim, &[&key, &id]).await?.is_some() {
-        let mut inserted =
-            insert_events(&tx, &[id], &[event_type.as_str()], &[payload.get()]).await?;
+    if tx
+        .query_opt(&claim, &[&tenant.as_str(), &key, &id])
+        .await?
+        .is_some()
+    {
+        let mut inserted = insert_events(
+            &tx,
+            &[id],
+            &[event_type.as_str()],
+            &[payload.get()],
+            &[tenant.as_str()],
+        )
+        .await?;
+        // No tenant: the transaction rolls back, the key's claim with it.
+        let Some(inserted) = inserted.remove(&id) else {
+            return Ok(Emitted::NoTenant);
+        };
         tx.commit().await?;
-        let inserted = inserted
-            .remove(&id)
-            .ok_or_else(|| StoreError::Inconsistent(format!("event {id} was not inserted")))?;
-        return Ok(Emitted::Created(created(id, event_type, payload, inserted)));
+        return Ok(Emitted::Created(created(
+            id, tenant, event_type, payload, inserted,
+        )));
     }
     let lookup = tx.prepare_cached(sql::IDEMPOTENCY_LOOKUP).await?;
-    let original: Uuid = tx.query_one(&lookup, &[&key]).await?.get("event_id");
+    let original: Uuid = tx
+        .query_one(&lookup, &[&tenant.as_str(), &key])
+        .await?
+        .get("event_id");
     tx.commit().await?;
-    let event = get(&client, original).await?.ok_or_else(|| {
-        StoreError::Inconsistent("an idempotency key names a missing event".into())
-    })?;
+    let event = get(&client, original, Scope::Tenant(tenant.as_str()))
+        .await?
+        .ok_or_else(|| {
+            StoreError::Inconsistent("an idempotency key names a missing event".into())
+        })?;
     Ok(Emitted::Repeated(event))
 }
 
-fn created(id: Uuid, event_type: &EventType, payload: &RawValue, inserted: Inserted) -> Event {
+fn created(
+    id: Uuid,
+    tenant: &TenantKey,
+    event_type: &EventType,
+    payload: &RawValue,
+    inserted: Inserted,
+) -> Event {
     Event {
         id,
+        tenant: tenant.as_str().to_owned(),
         event_type: event_type.as_str().to_owned(),
         payload: payload.to_owned(),
         created_at: inserted.created_at,
@@ -93,10 +128,10 @@ fn created(id: Uuid, event_type: &EventType, payload: &RawValue, inserted: Inser
     }
 }
 
-pub async fn get(client: &Client, id: Uuid) -> Result<Option<Event>, StoreError> {
+pub async fn get(client: &Client, id: Uuid, scope: Scope<'_>) -> Result<Option<Event>, StoreError> {
     let stmt = client.prepare_cached(sql::EVENT_GET).await?;
     client
-        .query_opt(&stmt, &[&id])
+        .query_opt(&stmt, &[&id, &scope.param()])
         .await?
         .as_ref()
         .map(Event::from_row)
@@ -106,6 +141,7 @@ pub async fn get(client: &Client, id: Uuid) -> Result<Option<Event>, StoreError>
 pub async fn list(
     client: &Client,
     page: Page,
+    scope: Scope<'_>,
     event_type: Option<&str>,
 ) -> Result<Vec<Event>, StoreError> {
     let (before_time, before_id) = page.before();
@@ -117,6 +153,7 @@ pub async fn list(
                 (&before_id, Type::UUID),
                 (&page.fetch(), Type::INT8),
                 (&event_type, Type::TEXT),
+                (&scope.param(), Type::TEXT),
             ],
         )
         .await?;

@@ -13,6 +13,10 @@
 //! pool), so an accepted event is a stored one. When a batch fails on its data
 //! (a payload jsonb refuses, such as `\u0000`), its events are written one by
 //! one, so that event fails alone; when the database is away, all fail at once.
+//!
+//! Each event names its tenant; the statement checks the tenant exists (a
+//! primary-key look-up in the same statement, no round trip), and an event
+//! whose tenant does not is left out of the batch and answered on its own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,9 +44,10 @@ pub struct Inserted {
 
 struct Job {
     id: Uuid,
+    tenant: String,
     event_type: String,
     payload: String,
-    reply: oneshot::Sender<Result<Inserted, StoreError>>,
+    reply: oneshot::Sender<Result<Option<Inserted>, StoreError>>,
 }
 
 /// Where handlers send new events; cheap to clone.
@@ -63,15 +68,18 @@ impl Ingest {
     }
 
     /// Stores one event and its deliveries; returns once they are committed.
+    /// `None`: the tenant does not exist (or is being deleted), and nothing was stored.
     pub async fn insert(
         &self,
         id: Uuid,
+        tenant: &str,
         event_type: &str,
         payload: &str,
-    ) -> Result<Inserted, StoreError> {
+    ) -> Result<Option<Inserted>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             id,
+            tenant: tenant.to_owned(),
             event_type: event_type.to_owned(),
             payload: payload.to_owned(),
             reply,
@@ -86,15 +94,19 @@ impl Ingest {
     }
 }
 
-/// Inserts events and their fan-out in one statement (in `client`'s transaction, if any).
+/// Inserts events and their fan-out in one statement (in `client`'s transaction,
+/// if any). An event whose tenant does not exist is not in the answer.
 pub async fn insert_events(
     client: &impl GenericClient,
     ids: &[Uuid],
     types: &[&str],
     payloads: &[&str],
+    tenants: &[&str],
 ) -> Result<HashMap<Uuid, Inserted>, StoreError> {
     let stmt = client.prepare_cached(sql::EVENT_INSERT).await?;
-    let rows = client.query(&stmt, &[&ids, &types, &payloads]).await?;
+    let rows = client
+        .query(&stmt, &[&ids, &types, &payloads, &tenants])
+        .await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -136,10 +148,7 @@ async fn write(pool: &Pool, batch: Vec<Job>) {
     match written {
         Ok(mut inserted) => {
             for job in batch {
-                let answer = inserted.remove(&job.id).ok_or_else(|| {
-                    StoreError::Inconsistent(format!("event {} was not inserted", job.id))
-                });
-                let _ = job.reply.send(answer);
+                let _ = job.reply.send(Ok(inserted.remove(&job.id)));
             }
         }
         // One by one only when the data may be at fault: not when the database
@@ -149,11 +158,7 @@ async fn write(pool: &Pool, batch: Vec<Job>) {
             for job in batch {
                 let answer = write_batch(pool, std::slice::from_ref(&job))
                     .await
-                    .and_then(|mut one| {
-                        one.remove(&job.id).ok_or_else(|| {
-                            StoreError::Inconsistent(format!("event {} was not inserted", job.id))
-                        })
-                    });
+                    .map(|mut one| one.remove(&job.id));
                 let _ = job.reply.send(answer);
             }
         }
@@ -190,5 +195,6 @@ async fn write_batch_once(
     let ids: Vec<Uuid> = batch.iter().map(|j| j.id).collect();
     let types: Vec<&str> = batch.iter().map(|j| j.event_type.as_str()).collect();
     let payloads: Vec<&str> = batch.iter().map(|j| j.payload.as_str()).collect();
-    insert_events(&client, &ids, &types, &payloads).await
+    let tenants: Vec<&str> = batch.iter().map(|j| j.tenant.as_str()).collect();
+    insert_events(&client, &ids, &types, &payloads, &tenants).await
 }

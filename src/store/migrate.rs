@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "rate_limits",
         sql: include_str!("../../migrations/0009_rate_limits.sql"),
     },
+    Migration {
+        version: 10,
+        name: "tenants",
+        sql: include_str!("../../migrations/0010_tenants.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {
@@ -74,18 +79,27 @@ pub async fn applied_version(client: &Client) -> Result<i32, StoreError> {
 
 /// Applies every pending migration; returns how many ran.
 pub async fn run(client: &mut Client) -> Result<usize, StoreError> {
+    run_to(client, latest_version()).await
+}
+
+/// Applies pending migrations up to `version` only: for tests that build a
+/// database as an older hookrelay left it, then upgrade it.
+pub async fn run_to(client: &mut Client, version: i32) -> Result<usize, StoreError> {
     client.batch_execute(sql::MIGRATIONS_LOCK).await?;
-    let result = apply_pending(client).await;
+    let result = apply_pending(client, version).await;
     // The lock is also released when the session ends, so a failed unlock is harmless.
     let _ = client.batch_execute(sql::MIGRATIONS_UNLOCK).await;
     result
 }
 
-async fn apply_pending(client: &mut Client) -> Result<usize, StoreError> {
+async fn apply_pending(client: &mut Client, last: i32) -> Result<usize, StoreError> {
     client.batch_execute(sql::MIGRATIONS_TABLE).await?;
     let current = applied_version(client).await?;
     let mut ran = 0;
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > current && m.version <= last)
+    {
         let tx = client.transaction().await?;
         tx.batch_execute(m.sql).await?;
         tx.execute(sql::MIGRATIONS_RECORD, &[&m.version, &m.name])

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod local_cluster;
 pub mod migrate;
 pub mod operational;
+pub mod tenants;
 pub mod webhooks;
 
 use std::time::Duration;
@@ -251,6 +252,29 @@ pub async fn ready(pool: &Pool) -> bool {
     }
     .await
     .unwrap_or(false)
+}
+
+/// Which tenant's rows a statement may read or change. Every store function a
+/// tenant's request can reach takes one and hands it to its statement (as
+/// `$n::text IS NULL OR tenant = $n`), so a handler cannot reach another
+/// tenant's rows by forgetting a check: it has to say which scope it means.
+/// The API builds it from the caller (`api::auth::Caller`) and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// The operator: every tenant.
+    Any,
+    /// One tenant's rows only: a tenant's own request, or the operator's `?tenant=`.
+    Tenant(&'a str),
+}
+
+impl<'a> Scope<'a> {
+    /// The statement parameter: the tenant, or null for any.
+    pub fn param(self) -> Option<&'a str> {
+        match self {
+            Scope::Any => None,
+            Scope::Tenant(t) => Some(t),
+        }
+    }
 }
 
 /// A time after every row's (and inside Postgres' range, unlike chrono's MAX).

@@ -20,14 +20,16 @@ use uuid::Uuid;
 
 use super::ingest::insert_events;
 use super::StoreError;
+use crate::domain::DEFAULT_TENANT;
 use crate::sql;
 
 pub const WEBHOOK_DISABLED: &str = "hookrelay.webhook.disabled";
 pub const WEBHOOK_RECOVERED: &str = "hookrelay.webhook.recovered";
 pub const DELIVERY_DEAD_LETTERED: &str = "hookrelay.delivery.dead_lettered";
 
-/// Tenants do not exist yet: everything belongs to the default one.
-const TENANT: &str = "default";
+/// Where hookrelay's own events go: the operator's tenant. Each names, in its
+/// payload, the tenant of the webhook or delivery it is about.
+const TENANT: &str = DEFAULT_TENANT;
 
 /// Emits a `hookrelay.delivery.dead_lettered` event for each of `deliveries`
 /// that is `failed` now, in `client`'s transaction.
@@ -53,7 +55,7 @@ pub async fn dead_lettered(
             };
             json!({
                 "type": DELIVERY_DEAD_LETTERED,
-                "tenant": TENANT,
+                "tenant": r.get::<_, String>("tenant"),
                 "webhook_id": r.get::<_, Uuid>("webhook_id"),
                 "url": r.get::<_, String>("url"),
                 "reason": reason,
@@ -71,6 +73,7 @@ pub async fn dead_lettered(
 /// Emits `hookrelay.webhook.disabled` for a webhook auto-disable just turned off.
 pub async fn webhook_disabled(
     client: &impl GenericClient,
+    tenant: &str,
     webhook_id: Uuid,
     url: &str,
     reason: &str,
@@ -78,7 +81,7 @@ pub async fn webhook_disabled(
 ) -> Result<(), StoreError> {
     let payload = json!({
         "type": WEBHOOK_DISABLED,
-        "tenant": TENANT,
+        "tenant": tenant,
         "webhook_id": webhook_id,
         "url": url,
         "reason": reason,
@@ -91,6 +94,7 @@ pub async fn webhook_disabled(
 /// run of failures during which the breaker paused it.
 pub async fn webhook_recovered(
     client: &impl GenericClient,
+    tenant: &str,
     webhook_id: Uuid,
     url: &str,
     failing_since: Option<DateTime<Utc>>,
@@ -100,7 +104,7 @@ pub async fn webhook_recovered(
         .unwrap_or_default();
     let payload = json!({
         "type": WEBHOOK_RECOVERED,
-        "tenant": TENANT,
+        "tenant": tenant,
         "webhook_id": webhook_id,
         "url": url,
         "reason": format!("answered 2xx again after every attempt failed{since}, long enough for the receiver to be paused"),
@@ -119,8 +123,9 @@ async fn emit(
     }
     let ids: Vec<Uuid> = payloads.iter().map(|_| Uuid::now_v7()).collect();
     let types = vec![event_type; payloads.len()];
+    let tenants = vec![TENANT; payloads.len()];
     let bodies: Vec<String> = payloads.iter().map(Value::to_string).collect();
     let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
-    insert_events(client, &ids, &types, &bodies).await?;
+    insert_events(client, &ids, &types, &bodies, &tenants).await?;
     Ok(())
 }

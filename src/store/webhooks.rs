@@ -8,14 +8,20 @@ use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{operational, retry_transient, transient, Client, Page, Pool, StoreError};
-use crate::domain::{CustomHeaders, EventType, EventTypeFilter, Payload, Secret, WebhookUrl};
+use tokio_postgres::types::Type;
+
+use super::{operational, retry_transient, transient, Client, Page, Pool, Scope, StoreError};
+use crate::domain::{
+    CustomHeaders, EventType, EventTypeFilter, Payload, Secret, TenantKey, WebhookUrl,
+};
 use crate::sql;
 
 /// A webhook as every read shows it: never with its secret.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Webhook {
     pub id: Uuid,
+    /// The tenant that owns the webhook; it gets that tenant's events only.
+    pub tenant: String,
     pub url: String,
     pub event_types: Vec<String>,
     pub description: Option<String>,
@@ -36,6 +42,7 @@ impl Webhook {
     fn from_row(row: &Row) -> Webhook {
         Webhook {
             id: row.get("id"),
+            tenant: row.get("tenant"),
             url: row.get("url"),
             event_types: row.get("event_types"),
             description: row.get("description"),
@@ -50,6 +57,7 @@ impl Webhook {
 }
 
 pub struct NewWebhook {
+    pub tenant: TenantKey,
     pub url: WebhookUrl,
     pub event_types: EventTypeFilter,
     pub description: Option<String>,
@@ -71,10 +79,11 @@ pub struct WebhookChanges {
     pub headers: Option<CustomHeaders>,
 }
 
-pub async fn insert(client: &Client, new: NewWebhook) -> Result<Webhook, StoreError> {
+/// Registers a webhook; `None` when its tenant does not exist (or is being deleted).
+pub async fn insert(client: &Client, new: NewWebhook) -> Result<Option<Webhook>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_INSERT).await?;
     let row = client
-        .query_one(
+        .query_opt(
             &stmt,
             &[
                 &Uuid::now_v7(),
@@ -85,25 +94,44 @@ pub async fn insert(client: &Client, new: NewWebhook) -> Result<Webhook, StoreEr
                 &new.secret.expose(),
                 &new.rate_limit,
                 &Json(new.headers.as_map()),
+                &new.tenant.as_str(),
             ],
         )
         .await?;
-    Ok(Webhook::from_row(&row))
+    Ok(row.as_ref().map(Webhook::from_row))
 }
 
-pub async fn get(client: &Client, id: Uuid) -> Result<Option<Webhook>, StoreError> {
+pub async fn get(
+    client: &Client,
+    id: Uuid,
+    scope: Scope<'_>,
+) -> Result<Option<Webhook>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_GET).await?;
     Ok(client
-        .query_opt(&stmt, &[&id])
+        .query_opt(&stmt, &[&id, &scope.param()])
         .await?
         .as_ref()
         .map(Webhook::from_row))
 }
 
-pub async fn list(client: &Client, page: Page) -> Result<Vec<Webhook>, StoreError> {
-    let stmt = client.prepare_cached(sql::WEBHOOK_LIST).await?;
+/// One page of the webhooks in `scope`, planned for the scope it has (see
+/// sql/webhook_list.sql).
+pub async fn list(
+    client: &Client,
+    page: Page,
+    scope: Scope<'_>,
+) -> Result<Vec<Webhook>, StoreError> {
+    let (before_time, before_id) = page.before();
     let rows = client
-        .query(&stmt, &[&page.before().0, &page.before().1, &page.fetch()])
+        .query_typed(
+            sql::WEBHOOK_LIST,
+            &[
+                (&before_time, Type::TIMESTAMPTZ),
+                (&before_id, Type::UUID),
+                (&page.fetch(), Type::INT8),
+                (&scope.param(), Type::TEXT),
+            ],
+        )
         .await?;
     Ok(rows.iter().map(Webhook::from_row).collect())
 }
@@ -114,11 +142,12 @@ pub async fn list(client: &Client, page: Page) -> Result<Vec<Webhook>, StoreErro
 pub async fn update(
     client: &mut Client,
     id: Uuid,
+    scope: Scope<'_>,
     changes: &WebhookChanges,
 ) -> Result<Option<(Webhook, i64)>, StoreError> {
     let mut tries = 0;
     loop {
-        match update_once(client, id, changes).await {
+        match update_once(client, id, scope, changes).await {
             Err(e) if transient(&e, &mut tries).await => continue,
             done => return done,
         }
@@ -128,6 +157,7 @@ pub async fn update(
 async fn update_once(
     client: &mut Client,
     id: Uuid,
+    scope: Scope<'_>,
     changes: &WebhookChanges,
 ) -> Result<Option<(Webhook, i64)>, StoreError> {
     let tx = client.transaction().await?;
@@ -152,6 +182,7 @@ async fn update_once(
                 &set_rate_limit,
                 &rate_limit,
                 &headers,
+                &scope.param(),
             ],
         )
         .await?
@@ -171,20 +202,28 @@ async fn update_once(
 /// unfinished. Returns the webhook's final version (to announce), or `None`
 /// if there is no such webhook. Its rows are purged later
 /// (`retention::purge_deleted_webhooks`).
-pub async fn delete(client: &mut Client, id: Uuid) -> Result<Option<i64>, StoreError> {
+pub async fn delete(
+    client: &mut Client,
+    id: Uuid,
+    scope: Scope<'_>,
+) -> Result<Option<i64>, StoreError> {
     let mut tries = 0;
     loop {
-        match delete_once(client, id).await {
+        match delete_once(client, id, scope).await {
             Err(e) if transient(&e, &mut tries).await => continue,
             done => return done,
         }
     }
 }
 
-async fn delete_once(client: &mut Client, id: Uuid) -> Result<Option<i64>, StoreError> {
+async fn delete_once(
+    client: &mut Client,
+    id: Uuid,
+    scope: Scope<'_>,
+) -> Result<Option<i64>, StoreError> {
     let tx = client.transaction().await?;
     let stmt = tx.prepare_cached(sql::WEBHOOK_DELETE).await?;
-    let Some(row) = tx.query_opt(&stmt, &[&id]).await? else {
+    let Some(row) = tx.query_opt(&stmt, &[&id, &scope.param()]).await? else {
         return Ok(None);
     };
     let hold = tx.prepare_cached(sql::WEBHOOK_HOLD).await?;
@@ -247,8 +286,10 @@ async fn auto_disable_one(
         return Ok(None);
     };
     let url: String = row.get("url");
+    let tenant: String = row.get("tenant");
     let reason: String = row.get("disabled_reason");
-    operational::webhook_disabled(&tx, id, &url, &reason, row.get("failing_since")).await?;
+    operational::webhook_disabled(&tx, &tenant, id, &url, &reason, row.get("failing_since"))
+        .await?;
     let hold = tx.prepare_cached(sql::WEBHOOK_HOLD).await?;
     tx.execute(&hold, &[&id, &true]).await?;
     tx.commit().await?;
@@ -273,10 +314,14 @@ pub async fn wait_until_idle(pool: &Pool, id: Uuid, within: Duration) -> Result<
     }
 }
 
-pub async fn secret(client: &Client, id: Uuid) -> Result<Option<String>, StoreError> {
+pub async fn secret(
+    client: &Client,
+    id: Uuid,
+    scope: Scope<'_>,
+) -> Result<Option<String>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_SECRET).await?;
     Ok(client
-        .query_opt(&stmt, &[&id])
+        .query_opt(&stmt, &[&id, &scope.param()])
         .await?
         .map(|r| r.get("secret")))
 }
@@ -286,12 +331,14 @@ pub async fn secret(client: &Client, id: Uuid) -> Result<Option<String>, StoreEr
 pub async fn retry_failed(
     client: &Client,
     id: Uuid,
+    scope: Scope<'_>,
     since: Option<DateTime<Utc>>,
 ) -> Result<Option<u64>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_RETRY_FAILED).await?;
-    let stmt = &stmt;
+    let (stmt, tenant) = (&stmt, scope.param());
     let row =
-        retry_transient(|| async move { client.query_one(stmt, &[&id, &since]).await }).await?;
+        retry_transient(|| async move { client.query_one(stmt, &[&id, &since, &tenant]).await })
+            .await?;
     let found: i64 = row.get("found");
     let requeued: i64 = row.get("requeued");
     Ok((found > 0).then(|| u64::try_from(requeued).unwrap_or(0)))
@@ -302,12 +349,13 @@ pub async fn retry_failed(
 pub async fn rotate_secret(
     client: &Client,
     id: Uuid,
+    scope: Scope<'_>,
     new: &Secret,
 ) -> Result<Option<(String, i64)>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_ROTATE_SECRET).await?;
-    let (stmt, new) = (&stmt, new.expose());
+    let (stmt, new, tenant) = (&stmt, new.expose(), scope.param());
     Ok(
-        retry_transient(|| async move { client.query_opt(stmt, &[&id, &new]).await })
+        retry_transient(|| async move { client.query_opt(stmt, &[&id, &new, &tenant]).await })
             .await?
             .map(|r| (r.get("secret"), r.get("version"))),
     )
@@ -328,6 +376,7 @@ pub enum TestEvent {
 pub async fn send_test(
     client: &Client,
     id: Uuid,
+    scope: Scope<'_>,
     event_type: &EventType,
     payload: Option<Payload<'_>>,
 ) -> Result<TestEvent, StoreError> {
@@ -335,9 +384,10 @@ pub async fn send_test(
     let (stmt, event_id) = (&stmt, Uuid::now_v7());
     let event_type = event_type.as_str();
     let payload = payload.map(|p| p.raw().get());
+    let tenant = scope.param();
     let row = retry_transient(|| async move {
         client
-            .query_opt(stmt, &[&id, &event_id, &event_type, &payload])
+            .query_opt(stmt, &[&id, &event_id, &event_type, &payload, &tenant])
             .await
     })
     .await?;

@@ -433,11 +433,13 @@ async fn the_fan_out_and_the_check_keep_their_indexes() {
                 &app.db,
                 run,
                 hookrelay::sql::EVENT_INSERT,
-                &format!("ARRAY[gen_random_uuid()], ARRAY[{event_type}], ARRAY['{{}}']"),
+                &format!(
+                    "ARRAY[gen_random_uuid()], ARRAY[{event_type}], ARRAY['{{}}'], ARRAY['default']"
+                ),
             )
             .await;
             assert!(
-                used.iter().any(|u| u == "webhooks_event_types"),
+                used.iter().any(|u| u == "webhooks_fanout"),
                 "the fan-out of {event_type} reads {used:?}"
             );
         }

@@ -17,8 +17,8 @@ use crate::helpers::{eventually, spawn_app};
 /// all wait in its queue and are written as one batch when the lock goes.
 async fn behind_a_busy_writer(
     app: &crate::helpers::TestApp,
-    queued: &[(Uuid, &str)],
-) -> Vec<Result<store::ingest::Inserted, store::StoreError>> {
+    queued: &[(Uuid, &str, &str)],
+) -> Vec<Result<Option<store::ingest::Inserted>, store::StoreError>> {
     let pool = store::pool(&app.database_url, 4, Commit::Durable).unwrap();
     let (ingest, _writers) = Ingest::spawn(pool, 1);
     let (mut locker, connection) =
@@ -33,7 +33,7 @@ async fn behind_a_busy_writer(
 
     let first = tokio::spawn({
         let ingest = ingest.clone();
-        async move { ingest.insert(Uuid::now_v7(), "a", "{}").await }
+        async move { ingest.insert(Uuid::now_v7(), "default", "a", "{}").await }
     });
     let blocked = eventually(Duration::from_secs(10), || async {
         app.db
@@ -53,7 +53,7 @@ async fn behind_a_busy_writer(
     let all = join_all(
         queued
             .iter()
-            .map(|(id, payload)| ingest.insert(*id, "a", payload)),
+            .map(|(id, tenant, payload)| ingest.insert(*id, tenant, "a", payload)),
     );
     let release = async {
         tokio::task::yield_now().await;
@@ -68,11 +68,16 @@ async fn behind_a_busy_writer(
 async fn events_queued_behind_a_busy_writer_are_committed_together() {
     let app = spawn_app().await;
     app.create_webhook("http://127.0.0.1:9/hook", &["a"]).await;
-    let queued: Vec<(Uuid, &str)> = (0..50).map(|_| (Uuid::now_v7(), r#"{"n": 1}"#)).collect();
+    let queued: Vec<(Uuid, &str, &str)> = (0..50)
+        .map(|_| (Uuid::now_v7(), "default", r#"{"n": 1}"#))
+        .collect();
 
     let results = behind_a_busy_writer(&app, &queued).await;
 
-    let inserted: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    let inserted: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap().expect("inserted"))
+        .collect();
     assert!(
         inserted.iter().all(|i| i.deliveries == 1),
         "each fanned out to the webhook"
@@ -92,18 +97,20 @@ async fn an_event_the_database_refuses_fails_alone_in_its_batch() {
     let app = spawn_app().await;
     app.create_webhook("http://127.0.0.1:9/hook", &["a"]).await;
     let bad = Uuid::now_v7();
-    let mut queued: Vec<(Uuid, &str)> = (0..20).map(|_| (Uuid::now_v7(), r#"{"n": 1}"#)).collect();
+    let mut queued: Vec<(Uuid, &str, &str)> = (0..20)
+        .map(|_| (Uuid::now_v7(), "default", r#"{"n": 1}"#))
+        .collect();
     // Valid JSON that jsonb refuses.
-    queued.insert(10, (bad, r#"{"n": "\u0000"}"#));
+    queued.insert(10, (bad, "default", r#"{"n": "\u0000"}"#));
 
     let results = behind_a_busy_writer(&app, &queued).await;
 
-    for ((id, _), result) in queued.iter().zip(&results) {
+    for ((id, _, _), result) in queued.iter().zip(&results) {
         if *id == bad {
             let e = result.as_ref().expect_err("the refused payload fails");
             assert!(e.code().is_some_and(|c| c.starts_with("22")), "{e}");
         } else {
-            assert_eq!(result.as_ref().unwrap().deliveries, 1);
+            assert_eq!(result.as_ref().unwrap().unwrap().deliveries, 1);
         }
     }
     assert_eq!(
@@ -119,4 +126,35 @@ async fn an_event_the_database_refuses_fails_alone_in_its_batch() {
         .unwrap()
         .get(0);
     assert_eq!(stored, 0, "nothing of the refused event is stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_for_a_missing_tenant_is_left_out_of_its_batch_alone() {
+    let app = spawn_app().await;
+    app.create_webhook("http://127.0.0.1:9/hook", &["a"]).await;
+    let orphan = Uuid::now_v7();
+    let mut queued: Vec<(Uuid, &str, &str)> = (0..20)
+        .map(|_| (Uuid::now_v7(), "default", r#"{"n": 1}"#))
+        .collect();
+    queued.insert(7, (orphan, "nobody", r#"{"n": 2}"#));
+
+    let results = behind_a_busy_writer(&app, &queued).await;
+
+    for ((id, _, _), result) in queued.iter().zip(&results) {
+        let inserted = result.as_ref().expect("no error: the batch is not refused");
+        if *id == orphan {
+            assert!(
+                inserted.is_none(),
+                "the event of a missing tenant is not stored"
+            );
+        } else {
+            assert_eq!(inserted.expect("stored").deliveries, 1);
+        }
+    }
+    assert_eq!(
+        app.count("events").await,
+        21,
+        "the first and the 20 of default"
+    );
+    assert_eq!(app.count("deliveries").await, 21);
 }

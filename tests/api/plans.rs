@@ -86,6 +86,14 @@ async fn statements_keep_their_index_plans_over_a_long_history() {
              WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = '00000000-0000-0000-0000-000000000001' LIMIT 3);
              INSERT INTO idempotency_keys (key, event_id, created_at)
              SELECT 'k' || e.id, e.id, e.created_at FROM events e;
+             -- Other tenants, each with a webhook and a few events of its own.
+             INSERT INTO tenants (key) SELECT 't' || g FROM generate_series(1, 200) g;
+             INSERT INTO webhooks (id, tenant, url, event_types, secret)
+             SELECT gen_random_uuid(), 't' || g, 'http://example.com/', ARRAY['a'], 'whsec_x'
+             FROM generate_series(1, 200) g;
+             INSERT INTO events (id, tenant, type, payload, created_at)
+             SELECT gen_random_uuid(), 't' || (g % 200 + 1), 'a', '{}', now() - g * interval '1 s'
+             FROM generate_series(1, 4000) g;
              ANALYZE;",
         )
         .await
@@ -139,52 +147,74 @@ async fn statements_keep_their_index_plans_over_a_long_history() {
         ),
         (
             "webhooks",
-            Run::Prepared,
+            Run::Unnamed,
             hookrelay::sql::WEBHOOK_LIST,
-            format!("{far}, 51"),
+            format!("{far}, 51, NULL"),
             "webhooks_list",
+        ),
+        (
+            "webhooks of a tenant",
+            Run::Unnamed,
+            hookrelay::sql::WEBHOOK_LIST,
+            format!("{far}, 51, 't7'"),
+            "webhooks_by_tenant",
         ),
         // Every filter of a list is served by its own index.
         (
             "deliveries",
             Run::Unnamed,
             hookrelay::sql::DELIVERY_LIST,
-            format!("{far}, 51, NULL, NULL, NULL, NULL, NULL"),
+            format!("{far}, 51, NULL, NULL, NULL, NULL, NULL, NULL"),
             "deliveries_list",
+        ),
+        // A tenant's deliveries: through its webhooks, never the whole list.
+        (
+            "deliveries of a tenant",
+            Run::Unnamed,
+            hookrelay::sql::DELIVERY_LIST_BY_TENANT,
+            format!("{far}, 51, NULL, NULL, NULL, 't7'"),
+            "deliveries_by_webhook",
         ),
         (
             "by webhook",
             Run::Unnamed,
             hookrelay::sql::DELIVERY_LIST,
-            format!("{far}, 51, NULL, {WEBHOOK}, NULL, NULL, NULL"),
+            format!("{far}, 51, NULL, {WEBHOOK}, NULL, NULL, NULL, NULL"),
             "deliveries_by_webhook",
         ),
         (
             "by event",
             Run::Unnamed,
             hookrelay::sql::DELIVERY_LIST,
-            format!("{far}, 51, NULL, NULL, {event}, NULL, NULL"),
+            format!("{far}, 51, NULL, NULL, {event}, NULL, NULL, 'default'"),
             "deliveries_by_event",
         ),
         (
             "events",
             Run::Unnamed,
             hookrelay::sql::EVENT_LIST,
-            format!("{far}, 51, NULL"),
+            format!("{far}, 51, NULL, NULL"),
             "events_list",
         ),
         (
             "events by type",
             Run::Unnamed,
             hookrelay::sql::EVENT_LIST,
-            format!("{far}, 51, 'b7'"),
+            format!("{far}, 51, 'b7', NULL"),
             "events_by_type",
+        ),
+        (
+            "events of a tenant",
+            Run::Unnamed,
+            hookrelay::sql::EVENT_LIST,
+            format!("{far}, 51, NULL, 't7'"),
+            "events_by_tenant",
         ),
         (
             "retry failed",
             Run::Prepared,
             hookrelay::sql::WEBHOOK_RETRY_FAILED,
-            format!("{WEBHOOK}, NULL"),
+            format!("{WEBHOOK}, NULL, NULL"),
             "deliveries_failed",
         ),
         // The sweeps read by age, from where the last batch stopped.
@@ -210,6 +240,12 @@ async fn statements_keep_their_index_plans_over_a_long_history() {
             used.iter().any(|u| u == index),
             "{what}: expected index {index}, the plan reads {used:?}"
         );
+        if what == "deliveries of a tenant" {
+            assert!(
+                !used.iter().any(|u| u == "deliveries_list"),
+                "{what} walks every tenant's deliveries: {used:?}"
+            );
+        }
         if what == "hold" || what == "release" || what == "in flight" {
             assert!(
                 !used.iter().any(|u| u == "deliveries_by_webhook"),
@@ -223,7 +259,7 @@ async fn statements_keep_their_index_plans_over_a_long_history() {
         &app.db,
         Run::Prepared,
         hookrelay::sql::DELIVERY_LIST,
-        &format!("{far}, 51, NULL, {WEBHOOK}, NULL, NULL, NULL"),
+        &format!("{far}, 51, NULL, {WEBHOOK}, NULL, NULL, NULL, NULL"),
     )
     .await;
     assert!(

@@ -12,13 +12,16 @@ fn guarded_routes() -> Vec<(&'static str, String)> {
     let id = uuid::Uuid::new_v4().to_string();
     hookrelay::api::ROUTES
         .iter()
-        .map(|(method, path)| match *method {
-            "get" => ("GET", path.replace("{id}", &id)),
-            "post" => ("POST", path.replace("{id}", &id)),
-            "patch" => ("PATCH", path.replace("{id}", &id)),
-            "put" => ("PUT", path.replace("{id}", &id)),
-            "delete" => ("DELETE", path.replace("{id}", &id)),
-            other => panic!("a route with method {other}"),
+        .map(|(method, path)| {
+            let path = path.replace("{id}", &id).replace("{key}", "acme");
+            match *method {
+                "get" => ("GET", path),
+                "post" => ("POST", path),
+                "patch" => ("PATCH", path),
+                "put" => ("PUT", path),
+                "delete" => ("DELETE", path),
+                other => panic!("a route with method {other}"),
+            }
         })
         .collect()
 }
