@@ -186,6 +186,13 @@ impl TestApp {
         r.json().await.expect("json")
     }
 
+    /// GET as a caller with a bearer token; the answer must be 200.
+    pub async fn get_json_as(&self, path: &str, token: &str) -> Value {
+        let (status, body) = self.call("GET", path, Some(token), None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
     pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
         self.http
             .put(format!("{}{path}", self.address))
@@ -280,6 +287,69 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Any request, as a caller with `token` (None: no Authorization header);
+    /// returns the status and the body as JSON (null when it is not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut r = self.http.request(
+            method.parse().expect("a method"),
+            format!("{}{path}", self.address),
+        );
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        let response = r.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Creates a tenant (PUT /tenants/{key}).
+    pub async fn create_tenant(&self, key: &str) {
+        let r = self
+            .put(&format!("/tenants/{key}"), &serde_json::json!({}))
+            .await;
+        assert_eq!(r.status(), 201, "create tenant {key}");
+    }
+
+    /// A tenant token for `key`, lasting `ttl`.
+    pub async fn tenant_token(&self, key: &str, ttl: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/tenants/{key}/tokens"),
+                None,
+                Some(&serde_json::json!({"ttl": ttl})),
+            )
+            .await;
+        assert_eq!(status, 201, "token for {key}: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Registers a webhook for a tenant; returns its JSON (with the secret).
+    pub async fn create_webhook_for(&self, tenant: &str, url: &str, event_types: &[&str]) -> Value {
+        let body = serde_json::json!({"tenant": tenant, "url": url, "event_types": event_types});
+        let (status, webhook) = self.call("POST", "/webhooks", None, Some(&body)).await;
+        assert_eq!(status, 201, "create webhook for {tenant}: {webhook}");
+        webhook
+    }
+
+    /// Emits an event for a tenant; returns its JSON.
+    pub async fn emit_for(&self, tenant: &str, event_type: &str, payload: Value) -> Value {
+        let body = serde_json::json!({"tenant": tenant, "type": event_type, "payload": payload});
+        let (status, event) = self.call("POST", "/events", None, Some(&body)).await;
+        assert_eq!(status, 201, "emit for {tenant}: {event}");
+        event
     }
 
     pub async fn count(&self, table: &str) -> i64 {

@@ -19,5 +19,6 @@ mod plans;
 mod rate_limit;
 mod security;
 mod startup;
+mod tenants;
 mod webhook_state;
 mod webhooks;
