@@ -5,16 +5,24 @@
 -- How deep is the queue, and is it keeping up? (oldest_due_age_seconds grows when not)
 SELECT * FROM queue_overview;
 
+-- Which tenant's queue is deep? (one row per tenant with anything unfinished; /metrics has no tenant label)
+SELECT * FROM tenant_queue LIMIT 20;
+
 -- What is stuck: claims whose worker died. The rescuer hands them back within seconds.
 SELECT * FROM stuck_deliveries;
 
--- What failed, and why: the dead letters, newest first.
-SELECT id, url, event_type, attempts, last_status_code, last_error, failed_at
+-- What failed, and why: the dead letters, newest first (add WHERE tenant = '...' for one customer's).
+SELECT tenant, id, url, event_type, attempts, last_status_code, last_error, failed_at
 FROM recent_failures
 LIMIT 20;
 
--- How is each webhook doing over the last hour?
+-- How is each webhook doing over the last hour? (webhook_health has each one's tenant)
 SELECT * FROM webhook_health;
+
+-- One tenant at a glance (\set tenant 'cus_42' first): its webhooks, events today, and tokens in force.
+SELECT (SELECT count(*) FROM webhooks WHERE tenant = :'tenant' AND deleted_at IS NULL) AS webhooks,
+       (SELECT count(*) FROM events WHERE tenant = :'tenant' AND created_at > now() - interval '1 day') AS events_last_day,
+       (SELECT count(*) FROM tenant_tokens WHERE tenant = :'tenant' AND expires_at > now()) AS live_tokens;
 
 -- The attempt log of one delivery, oldest first (\set delivery_id '<uuid>' first).
 SELECT attempt, started_at, duration_ms, status_code, error, left(response_body, 80) AS response
