@@ -42,7 +42,7 @@ pub async fn sweep_once(client: &Client, retention: Duration) -> Result<Swept, S
     let cutoff: DateTime<Utc> =
         Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
     let webhooks_purged = purge_deleted_webhooks(client).await?;
-    let tenants_purged = purge_deleted_tenants(client).await?;
+    let tenants_purged = purge_tenant_rows(client).await?;
     Ok(Swept {
         deliveries: walk(client, sql::RETENTION_DELIVERIES, cutoff).await? + webhooks_purged,
         events: walk(client, sql::RETENTION_EVENTS, cutoff).await? + tenants_purged,
@@ -57,6 +57,12 @@ pub async fn sweep_once(client: &Client, retention: Duration) -> Result<Swept, S
 /// their tokens. Returns how many events went.
 pub async fn purge_deleted_tenants(client: &Client) -> Result<u64, StoreError> {
     purge_deleted_webhooks(client).await?;
+    purge_tenant_rows(client).await
+}
+
+/// The part of `purge_deleted_tenants` after the webhooks: events, then the
+/// tenant rows. Returns how many events went.
+async fn purge_tenant_rows(client: &Client) -> Result<u64, StoreError> {
     let events = repeat(client, sql::TENANT_PURGE_EVENTS, &[]).await?;
     let stmt = client.prepare_cached(sql::TENANT_PURGE).await?;
     client.execute(&stmt, &[]).await?;
