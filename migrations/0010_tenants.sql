@@ -25,7 +25,8 @@
 --   `hookrelay migrate` in a quiet hour; a delivery already queued is not held).
 -- - idempotency_keys: the primary key becomes (tenant, key). The table holds
 --   24 hours of keys, so this rebuild is bounded by a day's events.
--- - webhooks: small; its fan-out index is rebuilt on (tenant, type).
+-- - webhooks: small; rewritten once for its fan-out keys, and its fan-out
+--   index rebuilt on them.
 
 CREATE TABLE tenants (
     key        text PRIMARY KEY CHECK (key ~ '^[A-Za-z0-9._:-]{1,64}$'),
@@ -85,17 +86,23 @@ ALTER TABLE idempotency_keys ADD PRIMARY KEY (tenant, key);
 -- Fan-out: a tenant's enabled webhooks subscribed to a type, found by one
 -- GIN key per (tenant, type) pair, so an event reads only the webhooks it
 -- goes to, however many tenants (and webhooks of other types) there are.
+-- The keys are a stored column, computed when a webhook is written (rarely):
+-- an index on the function itself made the fan-out call it for every event
+-- and webhook it matched (8 us a call, 0.27 ms of a 4 ms batch of 32 events).
 -- fastupdate off: webhooks are written rarely, and a GIN pending list (where
 -- fastupdate parks new entries until vacuum) is read whole by every lookup:
 -- 20,000 webhooks registered since the last vacuum cost each event 1.2 ms.
 CREATE FUNCTION tenant_event_types(tenant text, event_types text[]) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT ARRAY(SELECT tenant || '/' || t FROM unnest(event_types) AS t) $$;
-COMMENT ON FUNCTION tenant_event_types(text, text[]) IS 'A webhook''s subscriptions as tenant/type keys (neither a tenant key nor a type holds a /): what index webhooks_fanout holds.';
+COMMENT ON FUNCTION tenant_event_types(text, text[]) IS 'A webhook''s subscriptions as tenant/type keys (neither a tenant key nor a type holds a /): what webhooks.fanout_keys holds.';
+
+ALTER TABLE webhooks
+    ADD COLUMN fanout_keys text[] NOT NULL GENERATED ALWAYS AS (tenant_event_types(tenant, event_types)) STORED;
+COMMENT ON COLUMN webhooks.fanout_keys IS 'tenant/type for each of event_types (tenant/* for the wildcard), kept by Postgres: what the fan-out looks webhooks up by (index webhooks_fanout).';
 
 DROP INDEX webhooks_event_types;
-CREATE INDEX webhooks_fanout ON webhooks USING gin (tenant_event_types(tenant, event_types))
-    WITH (fastupdate = off) WHERE enabled;
+CREATE INDEX webhooks_fanout ON webhooks USING gin (fanout_keys) WITH (fastupdate = off) WHERE enabled;
 -- GET /webhooks?tenant= and a tenant token's list; DELETE /tenants/{key}, a
 -- tenant's deliveries (through its webhooks) and the tenant purge. Deleted
 -- webhooks are in it too, until purged: the purge and the delivery list need them.

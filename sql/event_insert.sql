@@ -2,11 +2,11 @@
 -- POST /events: a batch of events and their fan-out, in one statement and one
 -- commit (src/store/ingest.rs gathers concurrent requests into it). Each event
 -- ($1 id, $2 type, $3 payload, $4 tenant) gets one delivery for every enabled
--- webhook of its own tenant that subscribes to its type or to "*" (index
--- webhooks_fanout, keyed by tenant/type: the cost is that of the webhooks an
--- event goes to, however many tenants there are), due at once, with a
--- time-ordered id. "*" does not match hookrelay's own events (types under
--- "hookrelay."): those go only to webhooks that name them.
+-- webhook of its own tenant that subscribes to its type or to "*", due at
+-- once, with a time-ordered id. Index webhooks_fanout, on the webhooks'
+-- tenant/type keys: the cost is that of the webhooks an event goes to, however
+-- many tenants there are. "*" does not match hookrelay's own events (types
+-- under "hookrelay."): those go only to webhooks that name them.
 --
 -- An event whose tenant does not exist, or is being deleted, is not inserted
 -- and not returned: the caller answers 422 for it alone. A primary-key look-up
@@ -32,7 +32,7 @@ WITH input AS (
     FROM event
     JOIN webhooks w
       ON w.enabled AND w.tenant = event.tenant
-     AND tenant_event_types(w.tenant, w.event_types)
+     AND w.fanout_keys
          && CASE WHEN event.type LIKE 'hookrelay.%'
                  THEN ARRAY[event.tenant || '/' || event.type]
                  ELSE ARRAY[event.tenant || '/' || event.type, event.tenant || '/*'] END
