@@ -17,7 +17,9 @@
 -- the row, so the fan-out waits for it and then reads the webhook as changed
 -- (a webhook disabled meanwhile gets no delivery); a PATCH that comes later
 -- waits for this commit, and then holds what it created. Share locks do not
--- block each other, so concurrent ingests do not wait on one another.
+-- block each other, so concurrent ingests do not wait on one another. They
+-- are taken in id order, as DELETE /tenants/{key} takes its exclusive ones
+-- (tenant_delete_webhooks.sql): in any other order, the two deadlocked.
 WITH input AS (
     SELECT *
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS i(id, type, payload, tenant)
@@ -36,6 +38,7 @@ WITH input AS (
          && CASE WHEN event.type LIKE 'hookrelay.%'
                  THEN ARRAY[event.tenant || '/' || event.type]
                  ELSE ARRAY[event.tenant || '/' || event.type, event.tenant || '/*'] END
+    ORDER BY w.id
     FOR SHARE OF w
 ), fanout AS (
     INSERT INTO deliveries (id, tenant, webhook_id, event_id, next_retry_at, created_at, updated_at)
