@@ -45,7 +45,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only these scenarios (comma-separated: ceiling, ingest, ingest-validated,
-    /// drain, steady, fanout, failing, big-table, idle).
+    /// drain, steady, fanout, failing, tenants, tenant-backlog, big-table, idle).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Repeats of each scenario (default: 3, or 1 with --quick).
@@ -63,6 +63,7 @@ struct Plan {
     backlog: usize,
     steady_secs: u64,
     fanout_events: usize,
+    tenants: usize,
     big_table_rows: i64,
     idle_secs: u64,
 }
@@ -76,6 +77,7 @@ impl Plan {
                 backlog: 2_000,
                 steady_secs: 1,
                 fanout_events: 40,
+                tenants: 100,
                 big_table_rows: 50_000,
                 idle_secs: 1,
             }
@@ -86,6 +88,7 @@ impl Plan {
                 backlog: 100_000,
                 steady_secs: 5,
                 fanout_events: 400,
+                tenants: 10_000,
                 big_table_rows: 5_000_000,
                 idle_secs: 5,
             }
@@ -185,6 +188,19 @@ async fn run(args: &Args) -> BenchResult<String> {
             eprintln!("failing");
             let rate = failing(&binary, &server, &receiver, plan.backlog).await?;
             results.add("failing (healthy half)", "deliveries/s", rate);
+        }
+        if args.wants("tenants") {
+            eprintln!("tenants: {} of them, two webhooks each", plan.tenants);
+            let (ingested, drained) = tenants(&binary, &server, &receiver, &plan).await?;
+            results.add("tenants ingest", "events/s", ingested);
+            results.add("tenants drain", "deliveries/s", drained);
+        }
+        if args.wants("tenant-backlog") {
+            eprintln!("tenant-backlog: 50 slow webhooks of one tenant, 100 events/s for another");
+            let (p, _) = tenant_backlog(&binary, &server, &receiver, plan.steady_secs).await?;
+            for (name, value) in [("p50", p.0), ("p95", p.1), ("p99", p.2)] {
+                results.add(&format!("tenant-backlog 100/s {name}"), "ms", value);
+            }
         }
     }
     if args.wants("big-table") {
@@ -498,18 +514,35 @@ impl Hookrelay {
         clients: usize,
         payload: fn(usize) -> Value,
     ) -> BenchResult<()> {
+        let event_type = event_type.to_owned();
+        self.emit_bodies(
+            count,
+            clients,
+            move |seq| json!({"type": event_type, "payload": payload(seq)}),
+        )
+        .await
+    }
+
+    /// Emits `count` events from `clients` concurrent clients, the body of the
+    /// `seq`th being `body(seq)`.
+    async fn emit_bodies(
+        self: &Arc<Self>,
+        count: usize,
+        clients: usize,
+        body: impl Fn(usize) -> Value + Send + Sync + 'static,
+    ) -> BenchResult<()> {
         let next = Arc::new(AtomicUsize::new(0));
+        let body = Arc::new(body);
         let mut tasks = Vec::new();
         for _ in 0..clients {
-            let (me, next, event_type) = (self.clone(), next.clone(), event_type.to_owned());
+            let (me, next, body) = (self.clone(), next.clone(), body.clone());
             tasks.push(tokio::spawn(async move {
                 loop {
                     let seq = next.fetch_add(1, Ordering::Relaxed);
                     if seq >= count {
                         return Ok::<(), String>(());
                     }
-                    let body = json!({"type": event_type, "payload": payload(seq)});
-                    match me.post("/events", &body).await {
+                    match me.post("/events", &body(seq)).await {
                         Ok((201, _)) => {}
                         Ok((s, b)) => return Err(format!("POST /events answered {s}: {b}")),
                         Err(e) => return Err(e.to_string()),
@@ -598,8 +631,9 @@ where
 // ---------------------------------------------------------------------------
 // The receiver
 
-/// Answers 200 on /ok and 500 on /fail, at once, and notes when each payload's
-/// sequence number first arrived.
+/// Answers 200 on /ok and 500 on /fail, at once, and 200 on /slow after a
+/// quarter of a second; notes when each payload's sequence number first
+/// arrived, and counts what reached /ok.
 struct Receiver {
     base: String,
     arrived: Arrivals,
@@ -649,8 +683,13 @@ async fn receive(
     state: web::Data<(Arrivals, Arc<AtomicUsize>)>,
 ) -> HttpResponse {
     let now = chrono::Utc::now();
-    if req.path() == "/fail" {
-        return HttpResponse::InternalServerError().finish();
+    match req.path() {
+        "/fail" => return HttpResponse::InternalServerError().finish(),
+        "/slow" => {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            return HttpResponse::Ok().finish();
+        }
+        _ => {}
     }
     state.1.fetch_add(1, Ordering::Relaxed);
     if let Some(seq) = serde_json::from_slice::<Value>(&body)
@@ -875,70 +914,247 @@ async fn steady(
     let mut out = Vec::new();
     let mut seq_base = 0u64;
     for rate in [100u32, 1_000, 5_000] {
-        receiver.reset();
-        let total = u64::from(rate) * secs;
-        let accepted: Arc<Mutex<HashMap<u64, Wall>>> = Arc::default();
-        let per_tick = u64::from(rate / 1000).max(1);
-        let tick = Duration::from_micros(1_000_000 * per_tick / u64::from(rate));
-        let mut interval = tokio::time::interval(tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-        let mut tasks = Vec::new();
-        let mut sent = 0;
-        while sent < total {
-            interval.tick().await;
-            for _ in 0..per_tick.min(total - sent) {
-                let (h, accepted, seq) = (h.clone(), accepted.clone(), seq_base + sent);
-                tasks.push(tokio::spawn(async move {
-                    let body = json!({"type": "bench.steady", "payload": {"seq": seq}});
-                    if let Ok((201, event)) = h.post("/events", &body).await {
-                        let created = event["created_at"]
-                            .as_str()
-                            .and_then(|t| t.parse::<Wall>().ok());
-                        if let (Some(created), Ok(mut a)) = (created, accepted.lock()) {
-                            a.insert(seq, created);
-                        }
-                    }
-                }));
-                sent += 1;
-            }
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-        let expected = accepted.lock().map(|a| a.len()).unwrap_or(0);
-        wait_until("steady deliveries", Duration::from_secs(120), || async {
-            Ok(receiver.count() >= expected)
-        })
-        .await?;
-        let mut latencies: Vec<f64> = {
-            let accepted = accepted.lock().map_err(|_| "lock")?;
-            let arrived = receiver.arrived.lock().map_err(|_| "lock")?;
-            accepted
-                .iter()
-                .filter_map(|(seq, at)| {
-                    arrived
-                        .get(seq)
-                        .map(|got| (*got - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
-                })
-                .collect()
-        };
-        latencies.sort_by(f64::total_cmp);
-        let pct = |p: f64| {
-            latencies
-                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or(f64::NAN)
-        };
-        // Offered beyond what it can take, hookrelay answers 503 (database pool
-        // exhausted) rather than queue without bound: report what was accepted.
-        out.push((
+        let (p, accepted) = latency_at(
+            &h,
+            receiver,
             rate,
-            (pct(0.50), pct(0.95), pct(0.99)),
-            expected as f64 / secs as f64,
-        ));
-        seq_base += total;
+            secs,
+            seq_base,
+            |seq| json!({"type": "bench.steady", "payload": {"seq": seq}}),
+        )
+        .await?;
+        out.push((rate, p, accepted));
+        seq_base += u64::from(rate) * secs;
     }
     Ok(out)
+}
+
+/// Latency percentiles (ms) of `rate` events/s offered open-loop for `secs`,
+/// the body of each made by `body(seq)` with sequence numbers from `seq_base`,
+/// and the rate hookrelay accepted (beyond its capacity it answers 503, the
+/// database pool exhausted, rather than queue without bound).
+async fn latency_at(
+    h: &Arc<Hookrelay>,
+    receiver: &Receiver,
+    rate: u32,
+    secs: u64,
+    seq_base: u64,
+    body: fn(u64) -> Value,
+) -> BenchResult<((f64, f64, f64), f64)> {
+    receiver.reset();
+    let total = u64::from(rate) * secs;
+    let accepted: Arc<Mutex<HashMap<u64, Wall>>> = Arc::default();
+    let per_tick = u64::from(rate / 1000).max(1);
+    let tick = Duration::from_micros(1_000_000 * per_tick / u64::from(rate));
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::new();
+    let mut sent = 0;
+    while sent < total {
+        interval.tick().await;
+        for _ in 0..per_tick.min(total - sent) {
+            let (h, accepted, seq) = (h.clone(), accepted.clone(), seq_base + sent);
+            tasks.push(tokio::spawn(async move {
+                if let Ok((201, event)) = h.post("/events", &body(seq)).await {
+                    let created = event["created_at"]
+                        .as_str()
+                        .and_then(|t| t.parse::<Wall>().ok());
+                    if let (Some(created), Ok(mut a)) = (created, accepted.lock()) {
+                        a.insert(seq, created);
+                    }
+                }
+            }));
+            sent += 1;
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let expected = accepted.lock().map(|a| a.len()).unwrap_or(0);
+    wait_until("timed deliveries", Duration::from_secs(120), || async {
+        Ok(receiver.count() >= expected)
+    })
+    .await?;
+    let mut latencies: Vec<f64> = {
+        let accepted = accepted.lock().map_err(|_| "lock")?;
+        let arrived = receiver.arrived.lock().map_err(|_| "lock")?;
+        accepted
+            .iter()
+            .filter_map(|(seq, at)| {
+                arrived
+                    .get(seq)
+                    .map(|got| (*got - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+            })
+            .collect()
+    };
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Ok((
+        (pct(0.50), pct(0.95), pct(0.99)),
+        expected as f64 / secs as f64,
+    ))
+}
+
+/// `plan.tenants` tenants with two webhooks each, events spread evenly over
+/// them: the events/s accepted, then the deliveries/s of draining a backlog of
+/// `plan.backlog`. The two webhooks of a tenant take different types and
+/// events alternate between them, so each event makes one delivery, as in
+/// `ingest` and `drain`: what differs is only the number of tenants and webhooks.
+async fn tenants(
+    binary: &Path,
+    server: &Postgres,
+    receiver: &Receiver,
+    plan: &Plan,
+) -> BenchResult<(f64, f64)> {
+    let url = server.fresh().await?;
+    let db = connect(&url).await?;
+    let count = plan.tenants;
+    let ingested = {
+        let api = Arc::new(Hookrelay::start(binary, &url, &[("HOOKRELAY_WORKERS", "0")]).await?);
+        let target = format!("{}/ok", receiver.base);
+        concurrently(count, 64, {
+            let api = api.clone();
+            move |i| {
+                let (api, target) = (api.clone(), target.clone());
+                async move {
+                    let key = format!("t{i:05}");
+                    let (status, body) = api.put(&format!("/tenants/{key}"), &json!({})).await?;
+                    if status != 201 {
+                        return Err(format!("PUT /tenants/{key} answered {status}: {body}").into());
+                    }
+                    for event_type in ["bench.tenant.a", "bench.tenant.b"] {
+                        let webhook =
+                            json!({"url": target, "event_types": [event_type], "tenant": key});
+                        let (status, body) = api.post("/webhooks", &webhook).await?;
+                        if status != 201 {
+                            return Err(
+                                format!("creating a webhook answered {status}: {body}").into()
+                            );
+                        }
+                    }
+                    Ok(())
+                }
+            }
+        })
+        .await?;
+        let body = move |seq: usize| {
+            let kind = if (seq / count).is_multiple_of(2) {
+                "a"
+            } else {
+                "b"
+            };
+            json!({"type": format!("bench.tenant.{kind}"), "tenant": format!("t{:05}", seq % count),
+                   "payload": {"seq": seq}})
+        };
+        let started = Instant::now();
+        api.emit_bodies(plan.ingest_events, 64, body).await?;
+        let ingested = plan.ingest_events as f64 / started.elapsed().as_secs_f64();
+        // The rest of the backlog, made the same way.
+        let rest = plan.backlog.saturating_sub(plan.ingest_events);
+        let offset = plan.ingest_events;
+        api.emit_bodies(rest, 64, move |seq| body(seq + offset))
+            .await?;
+        if let Ok(api) = Arc::try_unwrap(api) {
+            api.stop();
+        }
+        ingested
+    };
+    let backlog = plan.backlog.max(plan.ingest_events);
+    receiver.reset();
+    let started = Instant::now();
+    let h = Hookrelay::start(binary, &url, &[]).await?;
+    wait_until(
+        "the tenants' backlog to drain",
+        Duration::from_secs(600),
+        || async { Ok(receiver.count() >= backlog && count_unfinished(&db).await? == 0) },
+    )
+    .await?;
+    let drained = backlog as f64 / started.elapsed().as_secs_f64();
+    h.stop();
+    Ok((ingested, drained))
+}
+
+/// A tenant whose 50 webhooks all have a backlog at a receiver that takes a
+/// quarter of a second per delivery, and another tenant's events at 100/s
+/// meanwhile: their latency percentiles, to set beside `steady 100/s`, and the
+/// rate accepted. One customer's slow endpoints should not slow the others.
+async fn tenant_backlog(
+    binary: &Path,
+    server: &Postgres,
+    receiver: &Receiver,
+    secs: u64,
+) -> BenchResult<((f64, f64, f64), f64)> {
+    let url = server.fresh().await?;
+    let h = Arc::new(Hookrelay::start(binary, &url, &[]).await?);
+    for key in ["busy", "calm"] {
+        let (status, body) = h.put(&format!("/tenants/{key}"), &json!({})).await?;
+        if status != 201 {
+            return Err(format!("PUT /tenants/{key} answered {status}: {body}").into());
+        }
+    }
+    for _ in 0..50 {
+        let webhook = json!({"url": format!("{}/slow", receiver.base),
+                             "event_types": ["bench.busy"], "tenant": "busy"});
+        let (status, body) = h.post("/webhooks", &webhook).await?;
+        if status != 201 {
+            return Err(format!("creating a webhook answered {status}: {body}").into());
+        }
+    }
+    let webhook = json!({"url": format!("{}/ok", receiver.base),
+                         "event_types": ["bench.calm"], "tenant": "calm"});
+    let (status, body) = h.post("/webhooks", &webhook).await?;
+    if status != 201 {
+        return Err(format!("creating a webhook answered {status}: {body}").into());
+    }
+    // 200 events for 50 webhooks: 10,000 deliveries, far more than the
+    // workers can send in the measured window at a quarter second each.
+    h.emit_bodies(
+        200,
+        8,
+        |_| json!({"type": "bench.busy", "tenant": "busy", "payload": {"backlog": true}}),
+    )
+    .await?;
+    latency_at(
+        &h,
+        receiver,
+        100,
+        secs,
+        0,
+        |seq| json!({"type": "bench.calm", "tenant": "calm", "payload": {"seq": seq}}),
+    )
+    .await
+}
+
+/// Runs `task(i)` for every `i` below `count`, `clients` at a time.
+async fn concurrently<F, Fut>(count: usize, clients: usize, task: F) -> BenchResult<()>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = BenchResult<()>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let task = Arc::new(task);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (next, task) = (next.clone(), task.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok::<(), String>(());
+                }
+                task(i).await.map_err(|e| e.to_string())?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
 }
 
 /// One event type, 50 webhooks: deliveries/s from the first emit to the last arrival.
