@@ -946,11 +946,13 @@ async fn a_database_from_before_tenants_keeps_every_row_in_default_and_delivers_
 
 async fn table_counts(db: &tokio_postgres::Client) -> Vec<(String, i64)> {
     let mut counts = Vec::new();
+    // The pending delivery (d2) may be attempted as soon as hookrelay starts:
+    // its attempt is not one of the rows that were there before.
     for table in [
         "webhooks",
         "events",
         "deliveries",
-        "delivery_attempts",
+        "delivery_attempts WHERE delivery_id <> '00000000-0000-0000-0000-0000000000d2'",
         "idempotency_keys",
     ] {
         let n: i64 = db
