@@ -89,6 +89,18 @@ pub struct Settings {
     #[arg(long, env = "HOOKRELAY_PUBLIC_URL", value_parser = parse_public_url, global = true)]
     pub public_url: Option<url::Url>,
 
+    /// Which sites may show the tenant portal in a frame: the CSP frame-ancestors
+    /// sources, space-separated (e.g. "https://app.example.com"). The operator
+    /// console may never be framed.
+    #[arg(
+        long,
+        env = "HOOKRELAY_PORTAL_FRAME_ANCESTORS",
+        default_value = "'none'",
+        value_parser = parse_frame_ancestors,
+        global = true
+    )]
+    pub portal_frame_ancestors: String,
+
     /// Largest accepted request body, in bytes (suffixes KiB and MiB allowed).
     #[arg(long, env = "HOOKRELAY_MAX_PAYLOAD", default_value = "256KiB", value_parser = parse_size, global = true)]
     pub max_payload: usize,
@@ -245,6 +257,8 @@ pub struct Config {
     pub api_tokens: Vec<String>,
     /// None: `http://<listen>`, with the port actually bound (`public_url_on`).
     pub public_url: Option<url::Url>,
+    /// CSP frame-ancestors sources of the portal, already checked.
+    pub portal_frame_ancestors: String,
     pub max_payload: usize,
     pub delivery_timeout: Duration,
     pub retry_schedule: RetrySchedule,
@@ -284,6 +298,7 @@ impl Config {
             workers: s.workers,
             api_tokens,
             public_url: s.public_url,
+            portal_frame_ancestors: s.portal_frame_ancestors,
             max_payload: s.max_payload,
             delivery_timeout: s.delivery_timeout,
             retry_schedule: s.retry_schedule,
@@ -387,6 +402,25 @@ fn parse_public_url(s: &str) -> Result<url::Url, String> {
         return Err("must have no query (?...) and no fragment (#...)".into());
     }
     Ok(url)
+}
+
+/// Sources as CSP writes them ('none', 'self', https://host:port, *.example.com),
+/// nothing that could end the directive or the header.
+fn parse_frame_ancestors(s: &str) -> Result<String, String> {
+    let sources: Vec<&str> = s.split_ascii_whitespace().collect();
+    if sources.is_empty() {
+        return Err("must name at least one source, or 'none'".into());
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "'-.:/*_".contains(c);
+    if let Some(bad) = sources.iter().find(|src| !src.chars().all(allowed)) {
+        return Err(format!(
+            "{bad:?} is not a CSP source like 'self' or https://app.example.com"
+        ));
+    }
+    if sources.len() > 1 && sources.contains(&"'none'") {
+        return Err("'none' cannot be combined with other sources".into());
+    }
+    Ok(sources.join(" "))
 }
 
 fn parse_schedule(s: &str) -> Result<RetrySchedule, String> {
@@ -500,6 +534,15 @@ mod tests {
             .unwrap()
             .auto_disable_after
             .is_zero());
+    }
+
+    #[test]
+    fn portal_frame_ancestors_are_none_unless_told_and_cannot_break_the_header() {
+        assert_eq!(Config::defaults().portal_frame_ancestors, "'none'");
+        assert!(parse_frame_ancestors("https://app.example.com 'self'").is_ok());
+        for bad in ["", "https://a.example; script-src *", "'none' https://a.example", "a,b"] {
+            assert!(parse_frame_ancestors(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
