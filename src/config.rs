@@ -540,7 +540,12 @@ mod tests {
     fn portal_frame_ancestors_are_none_unless_told_and_cannot_break_the_header() {
         assert_eq!(Config::defaults().portal_frame_ancestors, "'none'");
         assert!(parse_frame_ancestors("https://app.example.com 'self'").is_ok());
-        for bad in ["", "https://a.example; script-src *", "'none' https://a.example", "a,b"] {
+        for bad in [
+            "",
+            "https://a.example; script-src *",
+            "'none' https://a.example",
+            "a,b",
+        ] {
             assert!(parse_frame_ancestors(bad).is_err(), "{bad:?}");
         }
     }

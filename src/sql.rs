@@ -63,6 +63,7 @@ statements! {
 
     DELIVERY_GET = "delivery_get.sql";
     DELIVERY_LIST = "delivery_list.sql";
+    DELIVERY_LIST_BY_TYPE = "delivery_list_by_type.sql";
     DELIVERY_LIST_BY_TENANT = "delivery_list_by_tenant.sql";
     DELIVERY_ATTEMPTS = "delivery_attempts.sql";
     DELIVERY_RETRY = "delivery_retry.sql";

@@ -9,7 +9,9 @@ use super::auth::Caller;
 use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
+use crate::domain::EventType;
 use crate::store::deliveries::{self, Attempt, Delivery, Filter, Retry};
+use crate::store::Scope;
 
 const STATUSES: [&str; 4] = ["pending", "processing", "success", "failed"];
 
@@ -26,7 +28,7 @@ pub struct DeliveryWithAttempts {
     operation_id = "listDeliveries",
     tag = "deliveries",
     summary = "List deliveries, newest first",
-    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("status" = Option<String>, Query, description = "pending, processing, success or failed"), ("webhook_id" = Option<String>, Query), ("event_id" = Option<String>, Query), ("created_after" = Option<String>, Query, description = "RFC 3339"), ("created_before" = Option<String>, Query, description = "RFC 3339"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("status" = Option<String>, Query, description = "pending, processing, success or failed"), ("webhook_id" = Option<String>, Query), ("event_id" = Option<String>, Query), ("created_after" = Option<String>, Query, description = "RFC 3339"), ("created_before" = Option<String>, Query, description = "RFC 3339"), ("event_type" = Option<String>, Query, description = "The type of the delivery's event"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
     responses((status = 200, body = Paginated<Delivery>), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn list(
@@ -38,6 +40,13 @@ pub async fn list(
     let page = query.page()?;
     let tenant = query.tenant()?;
     let scope = caller.list_scope(tenant.as_ref())?;
+    let filter = filter(&query)?;
+    let rows = deliveries::list(&state.db().await?, page, scope, &filter).await?;
+    Ok(HttpResponse::Ok().json(Paginated::new(rows, page, |d| (d.created_at, d.id))))
+}
+
+/// The filters of a list of deliveries, as `GET /deliveries` and the console take them.
+pub(crate) fn filter(query: &Query) -> Result<Filter, ApiError> {
     let status = query
         .get("status")
         .map(|s| {
@@ -53,15 +62,18 @@ pub async fn list(
                 })
         })
         .transpose()?;
-    let filter = Filter {
+    Ok(Filter {
         status,
         webhook_id: query.uuid("webhook_id")?,
         event_id: query.uuid("event_id")?,
         created_after: query.time("created_after")?,
         created_before: query.time("created_before")?,
-    };
-    let rows = deliveries::list(&state.db().await?, page, scope, &filter).await?;
-    Ok(HttpResponse::Ok().json(Paginated::new(rows, page, |d| (d.created_at, d.id))))
+        event_type: query
+            .get("event_type")
+            .map(|t| EventType::parse(t).map_err(|e| ApiError::invalid("event_type", e)))
+            .transpose()?
+            .map(|t| t.as_str().to_owned()),
+    })
 }
 
 #[utoipa::path(
@@ -105,10 +117,20 @@ pub async fn retry(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("delivery", &id)?;
-    match deliveries::retry(&state.db().await?, id, caller.scope()).await? {
+    Ok(HttpResponse::Accepted().json(requeue(&state, caller.scope(), id).await?))
+}
+
+/// What a retry is, for the API and the console alike: a finished delivery
+/// of `scope` back in the queue, and this process's workers told at once.
+pub(crate) async fn requeue(
+    state: &AppState,
+    scope: Scope<'_>,
+    id: uuid::Uuid,
+) -> Result<Delivery, ApiError> {
+    match deliveries::retry(&state.db().await?, id, scope).await? {
         Retry::Requeued(delivery) => {
             state.wakeup.new_work();
-            Ok(HttpResponse::Accepted().json(delivery))
+            Ok(delivery)
         }
         Retry::NotFound => Err(not_found_id("delivery", id)),
         Retry::Busy(status) => Err(ApiError::Conflict(format!(

@@ -9,17 +9,17 @@
 
 pub mod auth;
 mod body;
-mod deliveries;
+pub(crate) mod deliveries;
 mod event_types;
 mod events;
 mod health;
 mod metrics;
 pub mod openapi;
-mod pagination;
+pub(crate) mod pagination;
 mod problem;
 mod request_log;
-mod tenants;
-mod webhooks;
+pub(crate) mod tenants;
+pub(crate) mod webhooks;
 
 use actix_web::web;
 use uuid::Uuid;
@@ -48,7 +48,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    async fn db(&self) -> Result<Client, ApiError> {
+    pub(crate) async fn db(&self) -> Result<Client, ApiError> {
         Ok(self
             .pool
             .get()
@@ -124,11 +124,11 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpRespons
 }
 
 /// Parses an id from the path; anything that is not a UUID names nothing (404).
-fn parse_id(what: &str, raw: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn parse_id(what: &str, raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| not_found_id(what, raw))
 }
 
-fn not_found_id(what: &str, raw: impl std::fmt::Display) -> ApiError {
+pub(crate) fn not_found_id(what: &str, raw: impl std::fmt::Display) -> ApiError {
     let shown: String = raw.to_string().chars().take(64).collect();
     ApiError::NotFound(format!("no {what} with id {shown:?}"))
 }

@@ -8,6 +8,7 @@ use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
+use uuid::Uuid;
 
 use super::auth::{unknown_tenant_field, Caller};
 use super::body::{parse, read_json_body, read_optional_json_body};
@@ -19,6 +20,7 @@ use crate::domain::{
     self, parse_description, CustomHeaders, EventType, EventTypeFilter, Secret, WebhookUrl,
 };
 use crate::store::webhooks::{self, NewWebhook, TestEvent, Webhook, WebhookChanges};
+use crate::store::Scope;
 
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +76,7 @@ pub struct SecretBody {
     secret: String,
 }
 
-fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
+pub(crate) fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
     let url = WebhookUrl::parse(raw).map_err(|e| ApiError::invalid("url", e))?;
     if !state.config.allow_private_targets {
         if let Some(ip) = guard::literal_ip(&url) {
@@ -92,7 +94,7 @@ fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
 /// Most attempts per second a limit may allow: beyond this, a limit limits nothing.
 const MAX_RATE_LIMIT: i64 = 100_000;
 
-fn parse_rate_limit(raw: Option<i64>) -> Result<Option<i32>, ApiError> {
+pub(crate) fn parse_rate_limit(raw: Option<i64>) -> Result<Option<i32>, ApiError> {
     raw.map(|r| match i32::try_from(r) {
         Ok(r) if (1..=MAX_RATE_LIMIT).contains(&i64::from(r)) => Ok(r),
         _ => Err(ApiError::invalid(
@@ -103,7 +105,7 @@ fn parse_rate_limit(raw: Option<i64>) -> Result<Option<i32>, ApiError> {
     .transpose()
 }
 
-fn parse_event_types(raw: &[String]) -> Result<EventTypeFilter, ApiError> {
+pub(crate) fn parse_event_types(raw: &[String]) -> Result<EventTypeFilter, ApiError> {
     EventTypeFilter::parse(raw).map_err(|e| ApiError::invalid("event_types", e))
 }
 
@@ -111,7 +113,7 @@ fn parse_headers(raw: Option<BTreeMap<String, String>>) -> Result<CustomHeaders,
     CustomHeaders::parse(raw.unwrap_or_default()).map_err(|e| ApiError::invalid("headers", e))
 }
 
-fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+pub(crate) fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     raw.map(|d| parse_description(d).map_err(|e| ApiError::invalid("description", e)))
         .transpose()
 }
@@ -242,11 +244,23 @@ pub async fn update(
         rate_limit: input.rate_limit.map(parse_rate_limit).transpose()?,
         headers: input.headers.map(parse_headers).transpose()?,
     };
+    Ok(HttpResponse::Ok().json(change(&state, caller.scope(), id, &changes).await?))
+}
+
+/// What a change to a webhook is, for the API and the console alike: the
+/// catalog's say on its types, the write, and the workers told before anyone
+/// is answered.
+pub(crate) async fn change(
+    state: &AppState,
+    scope: Scope<'_>,
+    id: Uuid,
+    changes: &WebhookChanges,
+) -> Result<Webhook, ApiError> {
     if let Some(types) = &changes.event_types {
-        super::event_types::require_listed(&state, types).await?;
+        super::event_types::require_listed(state, types).await?;
     }
     let enabling = changes.enabled == Some(true);
-    let (webhook, version) = webhooks::update(&mut state.db().await?, id, caller.scope(), &changes)
+    let (webhook, version) = webhooks::update(&mut state.db().await?, id, scope, changes)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     // Before answering: every attempt that starts after this returns sees the change.
@@ -255,7 +269,7 @@ pub async fn update(
         // Its held deliveries are due again.
         state.wakeup.new_work();
     }
-    Ok(HttpResponse::Ok().json(webhook))
+    Ok(webhook)
 }
 
 #[utoipa::path(
@@ -332,12 +346,23 @@ pub async fn rotate_secret(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
+    let secret = rotate(&state, caller.scope(), id).await?;
+    Ok(HttpResponse::Ok().json(SecretBody { secret }))
+}
+
+/// A new secret, announced to the workers before anyone is answered; the new
+/// secret is returned.
+pub(crate) async fn rotate(
+    state: &AppState,
+    scope: Scope<'_>,
+    id: Uuid,
+) -> Result<String, ApiError> {
     let new = Secret::generate();
-    let (secret, version) = webhooks::rotate_secret(&state.db().await?, id, caller.scope(), &new)
+    let (secret, version) = webhooks::rotate_secret(&state.db().await?, id, scope, &new)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     state.targets.announce(id, version);
-    Ok(HttpResponse::Ok().json(SecretBody { secret }))
+    Ok(secret)
 }
 
 #[derive(utoipa::ToSchema, Deserialize, Default)]
@@ -391,19 +416,26 @@ pub async fn send_test(
         .payload
         .map(|p| domain::Payload::parse(p).map_err(|e| ApiError::invalid("payload", e)))
         .transpose()?;
-    let sent = webhooks::send_test(
-        &state.db().await?,
-        id,
-        caller.scope(),
-        &event_type,
-        event_payload,
-    )
-    .await
-    .map_err(super::events::payload_rejected)?;
+    let delivery_id = test_event(&state, caller.scope(), id, &event_type, event_payload).await?;
+    Ok(HttpResponse::Accepted().json(TestEventQueued { delivery_id }))
+}
+
+/// A test event to this webhook alone, for the API and the console alike;
+/// returns its delivery's id.
+pub(crate) async fn test_event(
+    state: &AppState,
+    scope: Scope<'_>,
+    id: Uuid,
+    event_type: &EventType,
+    payload: Option<domain::Payload<'_>>,
+) -> Result<Uuid, ApiError> {
+    let sent = webhooks::send_test(&state.db().await?, id, scope, event_type, payload)
+        .await
+        .map_err(super::events::payload_rejected)?;
     match sent {
         TestEvent::Queued(delivery_id) => {
             state.wakeup.new_work();
-            Ok(HttpResponse::Accepted().json(TestEventQueued { delivery_id }))
+            Ok(delivery_id)
         }
         TestEvent::NotFound => Err(not_found_id("webhook", id)),
         TestEvent::Disabled => Err(ApiError::Conflict(format!(
@@ -434,11 +466,23 @@ pub async fn retry_failed(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
     let since = Query::parse(req.query_string())?.time("since")?;
-    let requeued = webhooks::retry_failed(&state.db().await?, id, caller.scope(), since)
+    let requeued = requeue_failed(&state, caller.scope(), id, since).await?;
+    Ok(HttpResponse::Accepted().json(Requeued { requeued }))
+}
+
+/// Every failed delivery of the webhook back in the queue, for the API and
+/// the console alike; returns how many.
+pub(crate) async fn requeue_failed(
+    state: &AppState,
+    scope: Scope<'_>,
+    id: Uuid,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<u64, ApiError> {
+    let requeued = webhooks::retry_failed(&state.db().await?, id, scope, since)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     if requeued > 0 {
         state.wakeup.new_work();
     }
-    Ok(HttpResponse::Accepted().json(Requeued { requeued }))
+    Ok(requeued)
 }

@@ -70,6 +70,8 @@ pub struct Filter {
     pub event_id: Option<Uuid>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
+    /// The type of the delivery's event.
+    pub event_type: Option<String>,
 }
 
 pub async fn get(
@@ -106,7 +108,8 @@ pub async fn attempts(
         .collect())
 }
 
-/// One page of the deliveries in `scope` that pass `filter`. One tenant's
+/// One page of the deliveries in `scope` that pass `filter`. A type filter
+/// has a statement of its own (sql/delivery_list_by_type.sql); one tenant's
 /// deliveries, unless a webhook or an event narrows them already, are read
 /// through the tenant's webhooks (sql/delivery_list_by_tenant.sql).
 pub async fn list(
@@ -116,6 +119,26 @@ pub async fn list(
     filter: &Filter,
 ) -> Result<Vec<Delivery>, StoreError> {
     let (before_time, before_id) = page.before();
+    if let Some(event_type) = &filter.event_type {
+        let rows = client
+            .query_typed(
+                sql::DELIVERY_LIST_BY_TYPE,
+                &[
+                    (&before_time, Type::TIMESTAMPTZ),
+                    (&before_id, Type::UUID),
+                    (&page.fetch(), Type::INT8),
+                    (&filter.status, Type::TEXT),
+                    (&filter.webhook_id, Type::UUID),
+                    (&filter.event_id, Type::UUID),
+                    (&filter.created_after, Type::TIMESTAMPTZ),
+                    (&filter.created_before, Type::TIMESTAMPTZ),
+                    (&scope.param(), Type::TEXT),
+                    (event_type, Type::TEXT),
+                ],
+            )
+            .await?;
+        return Ok(rows.iter().map(Delivery::from_row).collect());
+    }
     if let Scope::Tenant(tenant) = scope {
         if filter.webhook_id.is_none() && filter.event_id.is_none() {
             let rows = client
