@@ -15,7 +15,6 @@ use prometheus::{
 };
 
 use crate::delivery::Attempted;
-use crate::sql;
 use crate::store::{Client, Pool, StoreError};
 
 pub struct Metrics {
@@ -134,24 +133,16 @@ impl Metrics {
 
     /// The text exposition, with the database gauges read now.
     pub async fn render(&self, client: &Client, pool: &Pool) -> Result<String, StoreError> {
-        let by_status = client
-            .prepare_cached(sql::METRICS_DELIVERIES_BY_STATUS)
-            .await?;
+        let queue = crate::store::stats::queue(client).await?;
         self.deliveries.reset();
         for status in ["pending", "processing", "success", "failed"] {
             self.deliveries.with_label_values(&[status]).set(0.0);
         }
-        for row in client.query(&by_status, &[]).await? {
-            let status: String = row.get("status");
-            self.deliveries
-                .with_label_values(&[&status])
-                .set(row.get("deliveries"));
+        for (status, n) in &queue.by_status {
+            self.deliveries.with_label_values(&[status]).set(*n);
         }
-        let queue = client.prepare_cached(sql::METRICS_QUEUE).await?;
-        let row = client.query_one(&queue, &[]).await?;
-        self.queue_due.set(row.get("due_now"));
-        self.queue_oldest_due_age
-            .set(row.get("oldest_due_age_seconds"));
+        self.queue_due.set(queue.due_now);
+        self.queue_oldest_due_age.set(queue.oldest_due_age_seconds);
         let status = pool.status();
         let in_use = status.size.saturating_sub(status.available);
         self.pool_connections

@@ -84,4 +84,14 @@ statements! {
     RETENTION_TENANT_TOKENS = "retention_tenant_tokens.sql";
     METRICS_DELIVERIES_BY_STATUS = "metrics_deliveries_by_status.sql";
     METRICS_QUEUE = "metrics_queue.sql";
+
+    CONSOLE_SESSION_OPEN = "console_session_open.sql";
+    CONSOLE_SESSION_FIND = "console_session_find.sql";
+    CONSOLE_SESSION_CLOSE = "console_session_close.sql";
+    CONSOLE_MINUTES = "console_minutes.sql";
+    WEBHOOK_HEALTH = "webhook_health.sql";
+    WEBHOOKS_FAILING = "webhooks_failing.sql";
+    DEAD_LETTER_GROUPS = "dead_letter_groups.sql";
+    EVENT_TYPES_OF = "event_types_of.sql";
+    WEBHOOK_URLS_OF = "webhook_urls_of.sql";
 }

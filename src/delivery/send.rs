@@ -16,6 +16,45 @@ pub const RESPONSE_BODY_LIMIT: usize = 4096;
 
 const USER_AGENT: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
 
+/// The headers an attempt was sent with, as a person reading the attempt log
+/// sees them: hookrelay's own (beside `request` below, so the two change
+/// together), then the webhook's custom ones as the attempt recorded them.
+/// Signatures are not kept, so they are described rather than shown, and the
+/// timestamp is the attempt's start (it is signed within the same moment).
+pub fn headers_sent(
+    delivery_id: uuid::Uuid,
+    event_type: &str,
+    started_at: DateTime<Utc>,
+    custom: Option<&serde_json::Value>,
+) -> Vec<(String, String)> {
+    let id = delivery_id.to_string();
+    let mut headers: Vec<(String, String)> = [
+        ("Content-Type", "application/json".to_owned()),
+        ("User-Agent", USER_AGENT.to_owned()),
+        ("X-Delivery-ID", id.clone()),
+        ("X-Webhook-Event", event_type.to_owned()),
+        (
+            "X-Webhook-Signature",
+            "sha256=… (HMAC of the body; not kept)".to_owned(),
+        ),
+        ("webhook-id", id),
+        ("webhook-timestamp", started_at.timestamp().to_string()),
+        (
+            "webhook-signature",
+            "v1,… (Standard Webhooks signature; not kept)".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    if let Some(map) = custom.and_then(|c| c.as_object()) {
+        for (name, value) in map {
+            headers.push((name.clone(), value.as_str().unwrap_or_default().to_owned()));
+        }
+    }
+    headers
+}
+
 /// What the receiver answered.
 #[derive(Debug, Clone)]
 pub struct Answer {

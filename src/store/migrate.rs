@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "tenants",
         sql: include_str!("../../migrations/0010_tenants.sql"),
     },
+    Migration {
+        version: 11,
+        name: "console_sessions",
+        sql: include_str!("../../migrations/0011_console_sessions.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

@@ -5,6 +5,7 @@
 //! stop before the delivery workers finish at shutdown, and their connections must
 //! not die with them.
 
+pub mod dead_letters;
 pub mod deliveries;
 pub mod event_types;
 pub mod events;
@@ -12,6 +13,8 @@ pub mod ingest;
 pub mod local_cluster;
 pub mod migrate;
 pub mod operational;
+pub mod sessions;
+pub mod stats;
 pub mod tenants;
 pub mod webhooks;
 
