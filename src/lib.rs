@@ -6,6 +6,7 @@
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod domain;
 pub mod healthcheck;

@@ -133,7 +133,7 @@ impl Metrics {
 
     /// The text exposition, with the database gauges read now.
     pub async fn render(&self, client: &Client, pool: &Pool) -> Result<String, StoreError> {
-        let queue = crate::store::stats::queue(client).await?;
+        let queue = crate::store::stats::queue(client, crate::store::Scope::Any).await?;
         self.deliveries.reset();
         for status in ["pending", "processing", "success", "failed"] {
             self.deliveries.with_label_values(&[status]).set(0.0);

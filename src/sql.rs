@@ -92,6 +92,8 @@ statements! {
     WEBHOOK_HEALTH = "webhook_health.sql";
     WEBHOOKS_FAILING = "webhooks_failing.sql";
     DEAD_LETTER_GROUPS = "dead_letter_groups.sql";
+    DEAD_LETTER_GROUPS_TENANT = "dead_letter_groups_tenant.sql";
+    CONSOLE_QUEUE_TENANT = "console_queue_tenant.sql";
     EVENT_TYPES_OF = "event_types_of.sql";
     WEBHOOK_URLS_OF = "webhook_urls_of.sql";
 }

@@ -16,6 +16,7 @@ use actix_web::{App, HttpServer};
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
+use crate::console;
 use crate::delivery::{Sender, Targets};
 use crate::metrics::Metrics;
 use crate::retention;
@@ -147,6 +148,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(actix_web::middleware::from_fn(api::log_request))
+                .configure(console::routes)
                 .configure(api::routes)
         })
         .listen(listener)

@@ -45,7 +45,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only these scenarios (comma-separated: ceiling, ingest, ingest-validated,
-    /// drain, steady, fanout, failing, tenants, tenant-backlog, big-table, idle).
+    /// drain, steady, fanout, failing, tenants, tenant-backlog, big-table, console, idle).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Repeats of each scenario (default: 3, or 1 with --quick).
@@ -65,6 +65,10 @@ struct Plan {
     fanout_events: usize,
     tenants: usize,
     big_table_rows: i64,
+    /// Deliveries of the last hour the console scenario adds to the big table.
+    console_recent: i64,
+    /// Requests per console page and repeat.
+    console_requests: usize,
     idle_secs: u64,
 }
 
@@ -79,6 +83,8 @@ impl Plan {
                 fanout_events: 40,
                 tenants: 100,
                 big_table_rows: 50_000,
+                console_recent: 2_000,
+                console_requests: 20,
                 idle_secs: 1,
             }
         } else {
@@ -90,6 +96,8 @@ impl Plan {
                 fanout_events: 400,
                 tenants: 10_000,
                 big_table_rows: 5_000_000,
+                console_recent: 100_000,
+                console_requests: 200,
                 idle_secs: 5,
             }
         }
@@ -203,25 +211,32 @@ async fn run(args: &Args) -> BenchResult<String> {
             }
         }
     }
+    // One database filled once, shared by big-table and console.
+    let mut big: Option<String> = None;
     if args.wants("big-table") {
         eprintln!(
             "big-table: {} completed deliveries first",
             plan.big_table_rows
         );
-        // One database filled once; each repeat drains a new backlog on top of it.
-        let big = server.fresh().await?;
-        let migrated = Command::new(&binary)
-            .arg("migrate")
-            .env("DATABASE_URL", &big)
-            .env("RUST_LOG", "error")
-            .status()?;
-        if !migrated.success() {
-            return Err("hookrelay migrate failed".into());
-        }
-        fill_completed(&connect(&big).await?, plan.big_table_rows).await?;
+        let big = big_table(&binary, &server, plan.big_table_rows, &mut big).await?;
+        // Each repeat drains a new backlog on top of it.
         for _ in 0..plan.repeats {
             let (rate, _) = drain_on(&binary, &big, &receiver, plan.backlog).await?;
             results.add("big-table drain", "deliveries/s", rate);
+        }
+    }
+    if args.wants("console") {
+        eprintln!(
+            "console: every page on {} finished deliveries and {} of the last hour",
+            plan.big_table_rows, plan.console_recent
+        );
+        let big = big_table(&binary, &server, plan.big_table_rows, &mut big).await?;
+        fill_recent(&connect(&big).await?, plan.console_recent).await?;
+        for _ in 0..plan.repeats {
+            for (page, (p50, p95)) in console(&binary, &big, plan.console_requests).await? {
+                results.add(&format!("console {page} p50"), "ms", p50);
+                results.add(&format!("console {page} p95"), "ms", p95);
+            }
         }
     }
     if args.wants("idle") {
@@ -883,6 +898,188 @@ async fn drain_on(
     let rss = h.peak_rss_mib();
     h.stop();
     Ok((rate, rss))
+}
+
+/// The database of big-table and console: migrated and filled on first use.
+async fn big_table(
+    binary: &Path,
+    server: &Postgres,
+    rows: i64,
+    big: &mut Option<String>,
+) -> BenchResult<String> {
+    if let Some(url) = big {
+        return Ok(url.clone());
+    }
+    let url = server.fresh().await?;
+    let migrated = Command::new(binary)
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "error")
+        .status()?;
+    if !migrated.success() {
+        return Err("hookrelay migrate failed".into());
+    }
+    fill_completed(&connect(&url).await?, rows).await?;
+    *big = Some(url.clone());
+    Ok(url)
+}
+
+/// The last hour as a busy console sees it, on top of the big table: `rows`
+/// deliveries over 20 webhooks, each with its attempt, one in twenty of them
+/// dead letters; and a rare event type, to filter by.
+async fn fill_recent(db: &tokio_postgres::Client, rows: i64) -> BenchResult<()> {
+    db.batch_execute(&format!(
+        "INSERT INTO webhooks (id, url, event_types, secret)
+         SELECT uuid_v7(), 'https://example.com/console/' || n, '{{bench.console,bench.rare}}',
+                'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+         FROM generate_series(1, 20) n;
+         WITH w AS (SELECT array_agg(id) AS ids FROM webhooks WHERE url LIKE 'https://example.com/console/%'),
+         src AS MATERIALIZED (
+             SELECT uuid_v7() AS id, n, now() - random() * interval '1 hour' AS at,
+                    CASE WHEN random() < 0.05 THEN 'failed' ELSE 'success' END AS status,
+                    1 + floor(random() * 20)::int AS hook
+             FROM generate_series(1, {rows}) n),
+         e AS (
+             INSERT INTO events (id, type, payload, created_at)
+             SELECT id, CASE WHEN n % 5000 = 0 THEN 'bench.rare' ELSE 'bench.console' END,
+                    jsonb_build_object('n', n), at
+             FROM src),
+         d AS (
+             INSERT INTO deliveries (id, webhook_id, event_id, status, attempts, last_status_code,
+                                     last_error, created_at, updated_at, completed_at)
+             SELECT uuid_v7(), w.ids[src.hook], src.id, src.status, 1,
+                    CASE src.status WHEN 'success' THEN 200 ELSE 500 END,
+                    CASE src.status WHEN 'failed' THEN 'retry budget spent' END,
+                    src.at, src.at, src.at + interval '40 ms'
+             FROM src CROSS JOIN w
+             RETURNING id, status, created_at)
+         INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body)
+         SELECT id, 1, created_at, 5 + floor(random() * 200)::int,
+                CASE status WHEN 'success' THEN 200 ELSE 500 END, 'ok'
+         FROM d;"
+    ))
+    .await?;
+    db.batch_execute("VACUUM ANALYZE").await?;
+    Ok(())
+}
+
+/// p50 and p95 of each console page, in ms, signed in as the operator, one
+/// request at a time: what a person waits for.
+async fn console(
+    binary: &Path,
+    url: &str,
+    requests: usize,
+) -> BenchResult<Vec<(&'static str, (f64, f64))>> {
+    let db = connect(url).await?;
+    let id = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let row = db.query_one(sql, &[]).await?;
+            Ok::<_, tokio_postgres::Error>(row.get::<_, uuid::Uuid>(0))
+        }
+    };
+    let busy_webhook =
+        id("SELECT id FROM webhooks WHERE url LIKE 'https://example.com/console/%' LIMIT 1")
+            .await?;
+    let old_webhook = id("SELECT id FROM webhooks WHERE url = 'https://example.com/old'").await?;
+    let failed = id("SELECT id FROM deliveries WHERE status = 'failed' LIMIT 1").await?;
+    let h = Hookrelay::start(
+        binary,
+        url,
+        &[
+            ("HOOKRELAY_WORKERS", "0"),
+            ("HOOKRELAY_API_TOKENS", "bench-token"),
+        ],
+    )
+    .await?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let cookie = sign_in(&http, &h.address).await?;
+    let pages: Vec<(&'static str, String)> = vec![
+        ("overview", "/console".to_owned()),
+        ("webhooks", "/console/webhooks".to_owned()),
+        (
+            "webhook (5M deliveries)",
+            format!("/console/webhooks/{old_webhook}"),
+        ),
+        (
+            "webhook (busy this hour)",
+            format!("/console/webhooks/{busy_webhook}"),
+        ),
+        ("deliveries", "/console/deliveries".to_owned()),
+        (
+            "deliveries failed",
+            "/console/deliveries?status=failed".to_owned(),
+        ),
+        (
+            "deliveries of a rare type",
+            "/console/deliveries?event_type=bench.rare".to_owned(),
+        ),
+        (
+            "deliveries of a webhook, last day",
+            format!(
+                "/console/deliveries?webhook_id={old_webhook}&created_after={}",
+                (chrono::Utc::now() - chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M")
+            ),
+        ),
+        ("delivery", format!("/console/deliveries/{failed}")),
+        ("dead letters", "/console/dead-letters".to_owned()),
+    ];
+    let mut out = Vec::new();
+    for (name, path) in pages {
+        let mut ms = Vec::with_capacity(requests);
+        for i in 0..requests + 5 {
+            let started = Instant::now();
+            let r = http
+                .get(format!("{}{path}", h.address))
+                .header("cookie", &cookie)
+                .send()
+                .await?;
+            let status = r.status();
+            r.bytes().await?;
+            if status != 200 {
+                return Err(format!("console {path} answered {status}").into());
+            }
+            // The first few warm the connection and the statement caches.
+            if i >= 5 {
+                ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() as f64 * q) as usize).min(ms.len() - 1)];
+        out.push((name, (at(0.50), at(0.95))));
+    }
+    h.stop();
+    Ok(out)
+}
+
+/// Signs in to the console as a browser would; returns the session cookie.
+async fn sign_in(http: &reqwest::Client, address: &str) -> BenchResult<String> {
+    let form = http
+        .get(format!("{address}/console/sign-in"))
+        .send()
+        .await?;
+    let pair = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").to_owned())
+            .find(|c| c.starts_with(&format!("{name}=")))
+    };
+    let sign_in_cookie = pair(&form, "hookrelay_sign_in").ok_or("no sign-in cookie")?;
+    let token = sign_in_cookie
+        .split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default();
+    let answer = http
+        .post(format!("{address}/console/sign-in"))
+        .header("cookie", &sign_in_cookie)
+        .form(&[("csrf", token.as_str()), ("token", "bench-token")])
+        .send()
+        .await?;
+    pair(&answer, "hookrelay_console").ok_or_else(|| "the console refused the bench's token".into())
 }
 
 /// Finished deliveries, as months of history would leave them.

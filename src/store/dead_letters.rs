@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Client, StoreError};
+use super::{Client, Scope, StoreError};
 use crate::sql;
 
 /// Failed deliveries are counted up to this, no further.
@@ -24,16 +24,28 @@ pub struct DeadLetters {
     pub last_error: Option<String>,
 }
 
-/// Webhooks with dead letters, by id after `after`, at most `limit` of them.
+/// Webhooks of `scope` with dead letters, by id after `after`, at most
+/// `limit` of them.
 pub async fn by_webhook(
     client: &Client,
+    scope: Scope<'_>,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<DeadLetters>, StoreError> {
-    let stmt = client.prepare_cached(sql::DEAD_LETTER_GROUPS).await?;
-    Ok(client
-        .query(&stmt, &[&after.unwrap_or(Uuid::nil()), &limit])
-        .await?
+    let after = after.unwrap_or(Uuid::nil());
+    let rows = match scope {
+        Scope::Any => {
+            let stmt = client.prepare_cached(sql::DEAD_LETTER_GROUPS).await?;
+            client.query(&stmt, &[&after, &limit]).await?
+        }
+        Scope::Tenant(tenant) => {
+            let stmt = client
+                .prepare_cached(sql::DEAD_LETTER_GROUPS_TENANT)
+                .await?;
+            client.query(&stmt, &[&after, &limit, &tenant]).await?
+        }
+    };
+    Ok(rows
         .iter()
         .map(|r| DeadLetters {
             webhook_id: r.get("webhook_id"),

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 use super::{Client, StoreError};
 use crate::sql;
 
@@ -23,7 +21,6 @@ pub struct NewSession<'a> {
     pub id_hash: &'a [u8],
     pub tenant: Option<&'a str>,
     pub token_hash: Option<&'a [u8]>,
-    pub expires_at: Option<DateTime<Utc>>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -36,20 +33,14 @@ pub async fn open(client: &Client, new: &NewSession<'_>, idle: Duration) -> Resu
     client
         .execute(
             &stmt,
-            &[
-                &new.id_hash,
-                &new.tenant,
-                &new.token_hash,
-                &new.expires_at,
-                &millis(idle),
-            ],
+            &[&new.id_hash, &new.tenant, &new.token_hash, &millis(idle)],
         )
         .await?;
     Ok(())
 }
 
-/// The live session named by `id_hash`: not idle for longer than `idle`, nor
-/// past its token's expiry.
+/// The live session named by `id_hash`: not idle for longer than `idle`, and
+/// for a tenant, its token still good.
 pub async fn find(
     client: &Client,
     id_hash: &[u8],

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Client, StoreError};
+use super::{Client, Scope, StoreError};
 use crate::sql;
 
 /// Deliveries created in one minute, and how they have fared so far.
@@ -20,11 +20,11 @@ pub struct Minute {
     pub failed: i64,
 }
 
-/// The minutes of the last hour that saw deliveries, oldest first.
-pub async fn last_hour(client: &Client) -> Result<Vec<Minute>, StoreError> {
+/// The minutes of the last hour that saw deliveries in `scope`, oldest first.
+pub async fn last_hour(client: &Client, scope: Scope<'_>) -> Result<Vec<Minute>, StoreError> {
     let stmt = client.prepare_cached(sql::CONSOLE_MINUTES).await?;
     Ok(client
-        .query(&stmt, &[])
+        .query(&stmt, &[&scope.param()])
         .await?
         .iter()
         .map(|r| Minute {
@@ -47,7 +47,20 @@ pub struct Queue {
     pub by_status: Vec<(String, f64)>,
 }
 
-pub async fn queue(client: &Client) -> Result<Queue, StoreError> {
+/// The queue of `scope`: all of it (as /metrics reads it), or one tenant's.
+pub async fn queue(client: &Client, scope: Scope<'_>) -> Result<Queue, StoreError> {
+    if let Scope::Tenant(tenant) = scope {
+        let stmt = client.prepare_cached(sql::CONSOLE_QUEUE_TENANT).await?;
+        let row = client.query_one(&stmt, &[&tenant]).await?;
+        return Ok(Queue {
+            due_now: row.get("due_now"),
+            oldest_due_age_seconds: row.get("oldest_due_age_seconds"),
+            by_status: ["pending", "processing", "failed"]
+                .into_iter()
+                .map(|s| (s.to_owned(), row.get(s)))
+                .collect(),
+        });
+    }
     let by_status = client
         .prepare_cached(sql::METRICS_DELIVERIES_BY_STATUS)
         .await?;
@@ -87,14 +100,15 @@ pub struct FailingWebhook {
     pub failing: Failing,
 }
 
-/// The webhooks failing longest, at most `limit`.
+/// The webhooks of `scope` failing longest, at most `limit`.
 pub async fn failing_webhooks(
     client: &Client,
+    scope: Scope<'_>,
     limit: i64,
 ) -> Result<Vec<FailingWebhook>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOKS_FAILING).await?;
     Ok(client
-        .query(&stmt, &[&limit])
+        .query(&stmt, &[&limit, &scope.param()])
         .await?
         .iter()
         .map(|r| FailingWebhook {
@@ -132,6 +146,7 @@ impl Health {
 }
 
 /// The health of each webhook of `ids` (ids of no webhook are left out).
+/// Callers pass ids read in their scope.
 pub async fn health(client: &Client, ids: &[Uuid]) -> Result<HashMap<Uuid, Health>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_HEALTH).await?;
     Ok(client

@@ -3,7 +3,9 @@
 
 mod autodisable;
 mod bad_requests;
+mod browser;
 mod catalog;
+mod console;
 mod container;
 mod deliveries;
 mod delivery;

@@ -1,0 +1,90 @@
+//! Signing in (a pasted token, or the portal link's fragment) and out.
+
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::http::StatusCode;
+use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::{see_other, NoFields};
+use crate::api::AppState;
+use crate::console::area::Area;
+use crate::console::csrf::{self, Posted, SignInPosted, SIGN_IN_COOKIE};
+use crate::console::error::ConsoleError;
+use crate::console::session;
+use crate::console::templates::sign_in::{page, SignInPage};
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    token: String,
+}
+
+/// The form, with a fresh double-submit token in a cookie of its own.
+fn form_response(
+    state: &AppState,
+    area: Area,
+    status: StatusCode,
+    error: Option<&str>,
+) -> HttpResponse {
+    let token = csrf::sign_in_token();
+    let mut cookie = session::cookie(state, area, SIGN_IN_COOKIE, token.clone());
+    cookie.set_max_age(CookieDuration::hours(1));
+    HttpResponse::build(status)
+        .cookie(cookie)
+        .content_type("text/html; charset=utf-8")
+        .body(
+            page(&SignInPage {
+                area,
+                token: &token,
+                error,
+            })
+            .into_string(),
+        )
+}
+
+pub async fn form(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let area = Area::of(req.path());
+    if area == Area::Console && state.config.api_tokens.is_empty() {
+        // Nothing to sign in with: the console is open on loopback.
+        return see_other(area.base());
+    }
+    form_response(&state, area, StatusCode::OK, None)
+}
+
+pub async fn submit(
+    state: Data<AppState>,
+    posted: SignInPosted<TokenForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let area = posted.area;
+    let Some(granted) = session::grant(&state, area, &posted.form.token).await? else {
+        tracing::info!(area = area.base(), "console sign-in refused: unknown token");
+        return Ok(form_response(
+            &state,
+            area,
+            StatusCode::UNAUTHORIZED,
+            Some("That token does not open this console."),
+        ));
+    };
+    let cookie = session::sign_in(&state, area, granted).await?;
+    Ok(HttpResponse::SeeOther()
+        .cookie(cookie)
+        .cookie(session::removal(&state, area, SIGN_IN_COOKIE))
+        .insert_header((actix_web::http::header::LOCATION, area.base()))
+        .finish())
+}
+
+pub async fn sign_out(
+    state: Data<AppState>,
+    req: HttpRequest,
+    posted: Posted<NoFields>,
+) -> Result<HttpResponse, ConsoleError> {
+    let area = posted.viewer.area;
+    session::sign_out(&state, &req, area).await?;
+    Ok(HttpResponse::SeeOther()
+        .cookie(session::removal(&state, area, area.cookie()))
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("{}/sign-in", area.base()),
+        ))
+        .finish())
+}

@@ -1,0 +1,23 @@
+//! The page every console error is shown as.
+
+use actix_web::http::StatusCode;
+use maud::{html, Markup};
+
+use super::bare;
+use crate::console::area::Area;
+
+pub fn page(area: Area, status: StatusCode, message: &str) -> Markup {
+    let title = status.canonical_reason().unwrap_or("Error");
+    bare(
+        area,
+        title,
+        false,
+        html! {
+            div.panel {
+                h1 { (status.as_u16()) " · " (title) }
+                p.wrap { (message) }
+                p { a href=(area.base()) { "Back to the overview" } }
+            }
+        },
+    )
+}

@@ -1,0 +1,73 @@
+//! The webhooks, newest first, each with its health.
+
+use maud::{html, Markup};
+
+use super::{layout, pager, Nav};
+use crate::console::session::Viewer;
+use crate::store::stats::Health;
+use crate::store::webhooks::Webhook;
+
+pub struct WebhooksPage<'a> {
+    pub viewer: &'a Viewer,
+    pub rows: Vec<(&'a Webhook, Health)>,
+    pub next: Option<String>,
+}
+
+/// Success rate, p95 and the run of failures, in a few words.
+pub fn health(h: &Health) -> Markup {
+    html! {
+        @match h.success_rate() {
+            Some(r) => { span title={ "of the last " (h.recent) " deliveries in the past hour" } { (format!("{:.0}%", r * 100.0)) " ok" } }
+            None => { span.muted { "no finished deliveries this hour" } }
+        }
+        @if let Some(p95) = h.p95_ms { span.muted { " · p95 " (p95) " ms" } }
+        @if h.failing.attempts > 0 {
+            div.small {
+                span.badge.failed { (h.failing.attempts) @if h.failing.attempts >= 10 { "+" } " failed in a row" }
+                @if h.failing.paused { " " span.badge.paused { "paused" } }
+            }
+        }
+    }
+}
+
+pub fn page(p: &WebhooksPage) -> Markup {
+    let v = p.viewer;
+    layout(
+        v,
+        "Webhooks",
+        Nav::Webhooks,
+        html! {
+            h1 { "Webhooks" }
+            div.panel {
+                @if p.rows.is_empty() {
+                    p.muted { "No webhooks yet. Register one with POST /webhooks." }
+                } @else {
+                    div.table-scroll {
+                        table {
+                            thead { tr {
+                                th { "URL" } th { "Event types" } th { "State" } th { "Health (last hour)" }
+                            } }
+                            tbody {
+                                @for (w, h) in &p.rows {
+                                    tr {
+                                        td {
+                                            a.url href=(v.href(&format!("/webhooks/{}", w.id))) { (w.url) }
+                                            @if let Some(d) = &w.description { div.small.muted.wrap { (d) } }
+                                        }
+                                        td.small.wrap { (w.event_types.join(", ")) }
+                                        td {
+                                            (super::enabled(w.enabled))
+                                            @if let Some(r) = &w.disabled_reason { div.small.muted.wrap { (r) } }
+                                        }
+                                        td.small { (health(h)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                (pager(p.next.as_deref()))
+            }
+        },
+    )
+}
