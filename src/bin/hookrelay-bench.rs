@@ -995,7 +995,22 @@ async fn console(
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let cookie = sign_in(&http, &h.address).await?;
+    let cookie = sign_in(&http, &h.address, "console", "bench-token").await?;
+    // The portal of tenant default, which holds every webhook here: the
+    // tenant's own statements, on the same rows.
+    let link: Value = serde_json::from_slice(
+        &http
+            .post(format!("{}/tenants/default/portal", h.address))
+            .bearer_auth("bench-token")
+            .header("Content-Type", "application/json")
+            .body("{}")
+            .send()
+            .await?
+            .bytes()
+            .await?,
+    )?;
+    let portal_token = link["token"].as_str().ok_or("no portal token")?.to_owned();
+    let portal = sign_in(&http, &h.address, "portal", &portal_token).await?;
     let pages: Vec<(&'static str, String)> = vec![
         ("overview", "/console".to_owned()),
         ("webhooks", "/console/webhooks".to_owned()),
@@ -1025,15 +1040,23 @@ async fn console(
         ),
         ("delivery", format!("/console/deliveries/{failed}")),
         ("dead letters", "/console/dead-letters".to_owned()),
+        ("portal overview", "/portal".to_owned()),
+        ("portal deliveries", "/portal/deliveries".to_owned()),
+        ("portal dead letters", "/portal/dead-letters".to_owned()),
     ];
     let mut out = Vec::new();
     for (name, path) in pages {
         let mut ms = Vec::with_capacity(requests);
         for i in 0..requests + 5 {
             let started = Instant::now();
+            let session = if path.starts_with("/portal") {
+                &portal
+            } else {
+                &cookie
+            };
             let r = http
                 .get(format!("{}{path}", h.address))
-                .header("cookie", &cookie)
+                .header("cookie", session)
                 .send()
                 .await?;
             let status = r.status();
@@ -1054,12 +1077,15 @@ async fn console(
     Ok(out)
 }
 
-/// Signs in to the console as a browser would; returns the session cookie.
-async fn sign_in(http: &reqwest::Client, address: &str) -> BenchResult<String> {
-    let form = http
-        .get(format!("{address}/console/sign-in"))
-        .send()
-        .await?;
+/// Signs in to the console or the portal (`area`) with `token`, as a browser
+/// would; returns the session cookie.
+async fn sign_in(
+    http: &reqwest::Client,
+    address: &str,
+    area: &str,
+    token: &str,
+) -> BenchResult<String> {
+    let form = http.get(format!("{address}/{area}/sign-in")).send().await?;
     let pair = |r: &reqwest::Response, name: &str| {
         r.headers()
             .get_all("set-cookie")
@@ -1069,17 +1095,18 @@ async fn sign_in(http: &reqwest::Client, address: &str) -> BenchResult<String> {
             .find(|c| c.starts_with(&format!("{name}=")))
     };
     let sign_in_cookie = pair(&form, "hookrelay_sign_in").ok_or("no sign-in cookie")?;
-    let token = sign_in_cookie
+    let field = sign_in_cookie
         .split_once('=')
         .map(|(_, v)| v.to_owned())
         .unwrap_or_default();
     let answer = http
-        .post(format!("{address}/console/sign-in"))
+        .post(format!("{address}/{area}/sign-in"))
         .header("cookie", &sign_in_cookie)
-        .form(&[("csrf", token.as_str()), ("token", "bench-token")])
+        .form(&[("csrf", field.as_str()), ("token", token)])
         .send()
         .await?;
-    pair(&answer, "hookrelay_console").ok_or_else(|| "the console refused the bench's token".into())
+    pair(&answer, &format!("hookrelay_{area}"))
+        .ok_or_else(|| format!("the {area} refused the bench's token").into())
 }
 
 /// Finished deliveries, as months of history would leave them.
