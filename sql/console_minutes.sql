@@ -5,6 +5,7 @@
 -- deliveries_list: its cost is the last hour's deliveries, whatever the
 -- history behind them (a tenant's chart reads the hour of every tenant: no
 -- index by tenant is kept on deliveries, which every claim would pay for).
+-- Run as an unnamed statement (src/store/stats.rs), planned for its scope.
 SELECT date_trunc('minute', created_at) AS minute,
        count(*) AS deliveries,
        count(*) FILTER (WHERE status = 'success') AS succeeded,

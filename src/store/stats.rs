@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::{Client, Scope, StoreError};
@@ -21,10 +22,14 @@ pub struct Minute {
 }
 
 /// The minutes of the last hour that saw deliveries in `scope`, oldest first.
+///
+/// Run unnamed, so each execution is planned for its scope: a cached generic
+/// plan, made for "a tenant or none", doubled the operator's overview on the
+/// big table (the console bench: p50 49 ms before the tenant was a
+/// parameter, 90 ms with it cached).
 pub async fn last_hour(client: &Client, scope: Scope<'_>) -> Result<Vec<Minute>, StoreError> {
-    let stmt = client.prepare_cached(sql::CONSOLE_MINUTES).await?;
     Ok(client
-        .query(&stmt, &[&scope.param()])
+        .query_typed(sql::CONSOLE_MINUTES, &[(&scope.param(), Type::TEXT)])
         .await?
         .iter()
         .map(|r| Minute {
