@@ -146,7 +146,8 @@ pub struct Settings {
 
     /// Most deliveries of one tenant, all its webhooks together, this process
     /// sends at once, so one customer's slow endpoints cannot take every
-    /// worker. Default: half of HOOKRELAY_WORKERS.
+    /// worker. Tenant default, where everything goes when tenants are not
+    /// used, has no such cap. Default: half of HOOKRELAY_WORKERS.
     #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_TENANT", global = true)]
     pub max_in_flight_per_tenant: Option<usize>,
 

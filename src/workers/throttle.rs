@@ -10,7 +10,10 @@
 //! with fifty endpoints on one hanging host would otherwise fill fifty
 //! webhook lanes, every worker, and make every other tenant's deliveries wait
 //! for its backlog (measured: 41 s at the median for another tenant's events,
-//! with 50 webhooks answering in a quarter second).
+//! with 50 webhooks answering in a quarter second). Tenant `default` has no
+//! such lane: it is where everything goes when tenants are not used, and
+//! there a lane of half the workers over all webhooks cost fan-out and the
+//! failing scenario 30% of their throughput; its webhooks keep their own caps.
 //! The breaker keeps a receiver that is down (refuses connections, times out,
 //! answers 5xx or 429) from burning the retry budget of its whole backlog in a
 //! tight loop, and from taking workers the healthy receivers could use: after
@@ -120,6 +123,11 @@ pub struct Throttle {
     tenants: HashMap<String, TenantState>,
 }
 
+/// Whether `tenant` has a lane over its webhooks: every tenant but `default`.
+fn capped(tenant: &str) -> bool {
+    tenant != crate::domain::DEFAULT_TENANT
+}
+
 /// A claim's place in the throttle: the lanes its send must enter, and the
 /// trip count to hand to `held_back`.
 pub struct Lanes {
@@ -163,7 +171,7 @@ impl Throttle {
             busy_tenant_counts: Vec::new(),
         };
         let tenant_cap = self.tenant_cap();
-        for (key, t) in &self.tenants {
+        for (key, t) in self.tenants.iter().filter(|(key, _)| capped(key)) {
             if t.in_flight >= tenant_cap {
                 limits.excluded_tenants.push(key.clone());
             } else {
@@ -244,7 +252,11 @@ impl Throttle {
         let w = self.state(webhook);
         w.in_flight += 1;
         let (lane, trips) = (w.lane.clone(), w.tripped);
-        let tenant_cap = self.tenant_cap;
+        let tenant_cap = if capped(tenant) {
+            self.tenant_cap
+        } else {
+            Semaphore::MAX_PERMITS
+        };
         let t = self
             .tenants
             .entry(tenant.to_owned())
@@ -266,7 +278,7 @@ impl Throttle {
         let Some(t) = self.tenants.get_mut(tenant) else {
             return false;
         };
-        let was_full = t.in_flight >= cap;
+        let was_full = capped(tenant) && t.in_flight >= cap;
         t.in_flight -= 1;
         if t.in_flight <= 0 {
             // Its lane is empty: every send frees its permits before the
@@ -339,7 +351,7 @@ impl Throttle {
 mod tests {
     use super::*;
 
-    const T: &str = "default";
+    const T: &str = "acme";
 
     /// Enough unhealthy answers in a row to trip the breaker.
     fn trip(t: &mut Throttle, w: Uuid, now: Instant) {
@@ -475,5 +487,18 @@ mod tests {
             !t.tenants.contains_key("busy"),
             "forgotten when nothing is in flight"
         );
+    }
+
+    #[test]
+    fn tenant_default_has_no_lane_of_its_own() {
+        let mut t = Throttle::new(100, 1);
+        let now = Instant::now();
+        let mut lanes = Vec::new();
+        for _ in 0..2 * PREFETCH {
+            lanes.push(t.started(Uuid::new_v4(), crate::domain::DEFAULT_TENANT));
+        }
+        let l = t.limits(now);
+        assert!(l.excluded_tenants.is_empty() && l.busy_tenants.is_empty());
+        assert!(lanes[0].tenant.available_permits() > 1000);
     }
 }
