@@ -12,7 +12,7 @@ mod webhooks;
 
 use std::collections::HashMap;
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use maud::Markup;
 use uuid::Uuid;
@@ -72,9 +72,14 @@ pub async fn not_found() -> Result<HttpResponse, ConsoleError> {
 }
 
 fn html(markup: Markup) -> HttpResponse {
-    HttpResponse::Ok()
+    page_with(StatusCode::OK, markup.into_string())
+}
+
+/// A rendered page, answered with `status`.
+fn page_with(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .body(markup.into_string())
+        .body(body)
 }
 
 /// A redirect after a form: 303, so the browser follows with a GET.

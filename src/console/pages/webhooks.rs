@@ -3,12 +3,13 @@
 //! secret, send a test event, retry its dead letters. Every change goes
 //! through the API's own operation (`crate::api::webhooks`).
 
+use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{delivery_table, html, id, notice, see_other, with_query, NoFields};
+use super::{delivery_table, html, id, notice, page_with, see_other, with_query, NoFields};
 use crate::api::pagination::{Paginated, Query};
 use crate::api::{self, ApiError, AppState};
 use crate::console::csrf::Posted;
@@ -105,12 +106,6 @@ async fn render(
     .into_string())
 }
 
-fn page_response(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
-
 pub async fn show(
     state: Data<AppState>,
     viewer: Viewer,
@@ -124,8 +119,8 @@ pub async fn show(
         cursor: query.get("cursor").map(str::to_owned),
         ..Extras::default()
     };
-    Ok(page_response(
-        actix_web::http::StatusCode::OK,
+    Ok(page_with(
+        StatusCode::OK,
         render(&state, &viewer, id, extras).await?,
     ))
 }
@@ -196,8 +191,8 @@ pub async fn edit(
                 }),
                 ..Extras::default()
             };
-            Ok(page_response(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            Ok(page_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
                 render(&state, viewer, id, extras).await?,
             ))
         }
@@ -243,8 +238,8 @@ pub async fn reveal_secret(
         secret: Some(secret),
         ..Extras::default()
     };
-    Ok(page_response(
-        actix_web::http::StatusCode::OK,
+    Ok(page_with(
+        StatusCode::OK,
         render(&state, &posted.viewer, id, extras).await?,
     ))
 }
@@ -264,8 +259,8 @@ pub async fn rotate_secret(
         ),
         ..Extras::default()
     };
-    Ok(page_response(
-        actix_web::http::StatusCode::OK,
+    Ok(page_with(
+        StatusCode::OK,
         render(&state, &posted.viewer, id, extras).await?,
     ))
 }
