@@ -1,5 +1,6 @@
 -- name: WebhookHealth
--- The console's webhook list and page: how each webhook of $1 is doing. Its
+-- The console's webhook list and page: how each webhook of $1 (of tenant $2;
+-- null: any) is doing. Its
 -- success rate and p95 latency come from its last 50 deliveries created in the
 -- past hour (index deliveries_by_webhook, then the latest attempt of each by
 -- primary key), so a page costs the same for a webhook sending ten a day or
@@ -20,5 +21,5 @@ LEFT JOIN LATERAL (
     LIMIT 50
 ) d ON true
 LEFT JOIN delivery_attempts a ON a.delivery_id = d.id AND a.attempt = d.attempts
-WHERE w.id = ANY ($1::uuid[])
+WHERE w.id = ANY ($1::uuid[]) AND ($2::text IS NULL OR w.tenant = $2)
 GROUP BY w.id;

@@ -152,10 +152,14 @@ impl Health {
 
 /// The health of each webhook of `ids` (ids of no webhook are left out).
 /// Callers pass ids read in their scope.
-pub async fn health(client: &Client, ids: &[Uuid]) -> Result<HashMap<Uuid, Health>, StoreError> {
+pub async fn health(
+    client: &Client,
+    ids: &[Uuid],
+    scope: Scope<'_>,
+) -> Result<HashMap<Uuid, Health>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_HEALTH).await?;
     Ok(client
-        .query(&stmt, &[&ids])
+        .query(&stmt, &[&ids, &scope.param()])
         .await?
         .iter()
         .map(|r| {
@@ -180,10 +184,11 @@ pub async fn health(client: &Client, ids: &[Uuid]) -> Result<HashMap<Uuid, Healt
 pub async fn event_types_of(
     client: &Client,
     ids: &[Uuid],
+    scope: Scope<'_>,
 ) -> Result<HashMap<Uuid, String>, StoreError> {
     let stmt = client.prepare_cached(sql::EVENT_TYPES_OF).await?;
     Ok(client
-        .query(&stmt, &[&ids])
+        .query(&stmt, &[&ids, &scope.param()])
         .await?
         .iter()
         .map(|r| (r.get("id"), r.get("type")))
@@ -194,10 +199,11 @@ pub async fn event_types_of(
 pub async fn webhook_urls_of(
     client: &Client,
     ids: &[Uuid],
+    scope: Scope<'_>,
 ) -> Result<HashMap<Uuid, String>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_URLS_OF).await?;
     Ok(client
-        .query(&stmt, &[&ids])
+        .query(&stmt, &[&ids, &scope.param()])
         .await?
         .iter()
         .map(|r| (r.get("id"), r.get("url")))

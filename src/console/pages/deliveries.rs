@@ -100,7 +100,7 @@ pub async fn show(
         .ok_or_else(|| ConsoleError::NotFound(format!("no delivery with id {id}")))?;
     let attempts = deliveries::attempts(&client, id, viewer.scope()).await?;
     let event = events::get(&client, found.event_id, viewer.scope()).await?;
-    let urls = stats::webhook_urls_of(&client, &[found.webhook_id]).await?;
+    let urls = stats::webhook_urls_of(&client, &[found.webhook_id], viewer.scope()).await?;
     let event_type = event.as_ref().map(|e| e.event_type.as_str());
     let headers = attempts
         .iter()

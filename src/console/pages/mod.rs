@@ -130,9 +130,9 @@ async fn delivery_table(
     let mut webhook_ids: Vec<Uuid> = rows.iter().map(|d| d.webhook_id).collect();
     webhook_ids.sort();
     webhook_ids.dedup();
-    let types = stats::event_types_of(client, &event_ids).await?;
+    let types = stats::event_types_of(client, &event_ids, viewer.scope()).await?;
     let urls: HashMap<Uuid, String> = if show_webhook {
-        stats::webhook_urls_of(client, &webhook_ids).await?
+        stats::webhook_urls_of(client, &webhook_ids, viewer.scope()).await?
     } else {
         HashMap::new()
     };

@@ -35,7 +35,7 @@ pub async fn list(
     let rows = webhooks::list(&client, page_of, scope).await?;
     let listed = Paginated::new(rows, page_of, |w| (w.created_at, w.id));
     let ids: Vec<Uuid> = listed.data.iter().map(|w| w.id).collect();
-    let health = stats::health(&client, &ids).await?;
+    let health = stats::health(&client, &ids, viewer.scope()).await?;
     let next = listed
         .next_cursor
         .map(|c| with_query(&viewer.href("/webhooks"), &[("cursor".to_owned(), c)]));
@@ -70,7 +70,7 @@ async fn render(
     let found = webhooks::get(&client, id, viewer.scope())
         .await?
         .ok_or_else(|| ConsoleError::NotFound(format!("no webhook with id {id}")))?;
-    let health = stats::health(&client, &[id])
+    let health = stats::health(&client, &[id], viewer.scope())
         .await?
         .remove(&id)
         .unwrap_or_default();
