@@ -11,13 +11,13 @@
 -- SKIP LOCKED: rows being claimed elsewhere are left alone, and two processes
 -- deferring at once cannot deadlock.
 WITH head AS MATERIALIZED (
-    SELECT id, webhook_id, next_retry_at
+    SELECT ctid, id, webhook_id, next_retry_at
     FROM deliveries
     WHERE status = 'pending' AND NOT held AND next_retry_at <= now()
     ORDER BY next_retry_at
     LIMIT $3
 ), numbered AS MATERIALIZED (
-    SELECT head.id, paused.resume_in_ms, paused.spacing_ms,
+    SELECT head.ctid, head.id, paused.resume_in_ms, paused.spacing_ms,
            row_number() OVER (PARTITION BY head.webhook_id ORDER BY head.next_retry_at) - 1 AS place
     FROM head
     JOIN unnest($1::uuid[], $2::bigint[], $4::bigint[])
@@ -25,10 +25,11 @@ WITH head AS MATERIALIZED (
 ), to_defer AS MATERIALIZED (
     SELECT d.id, numbered.resume_in_ms + numbered.place * numbered.spacing_ms AS defer_ms
     FROM numbered
-    JOIN deliveries d ON d.id = numbered.id
-    -- Re-checked once locked: another process may have claimed the row and
-    -- scheduled a later retry since `head` read it.
-    WHERE d.status = 'pending' AND NOT d.held AND d.next_retry_at <= now()
+    -- The row version `head` read, by ctid as in claim_due.sql (whose comment
+    -- says why), re-checked once locked: another process may have claimed the
+    -- row and scheduled a later retry since `head` read it.
+    JOIN deliveries d ON d.ctid = numbered.ctid
+    WHERE d.id = numbered.id AND d.status = 'pending' AND NOT d.held AND d.next_retry_at <= now()
     FOR UPDATE OF d SKIP LOCKED
 )
 UPDATE deliveries d
