@@ -6,8 +6,12 @@
 -- timeout would starve the rest), so the claim honours a per-webhook cap of $7
 -- deliveries in flight in this process: $3 lists webhooks that may take no more
 -- (at the cap, or paused by the circuit breaker), and $5/$6 say how many the
--- others already have. `head` looks at most $4 rows ahead in index
--- deliveries_due, so the cost stays bounded however large a sick backlog grows.
+-- others already have. A tenant, all its webhooks together, has a cap as well
+-- ($11): $8 lists tenants at theirs, $9/$10 say how many the others have;
+-- tenant `default`, where everything goes when tenants are not used, has
+-- none (src/workers/throttle.rs says why). `head`
+-- looks at most $4 rows ahead in index deliveries_due, so the cost stays
+-- bounded however large a sick backlog grows.
 --
 -- The claim carries ids, not the webhook's URL or secrets: those may change
 -- while the claim waits for a worker, so the worker reads them when the attempt
@@ -29,23 +33,39 @@
 -- they claimed, so a worker whose lease ran out cannot overwrite a newer claim.
 -- The transaction ends with this statement: no lock is held while sending.
 WITH head AS MATERIALIZED (
-    SELECT ctid, id, webhook_id, next_retry_at
+    SELECT ctid, id, webhook_id, tenant, next_retry_at
     FROM deliveries
     WHERE status = 'pending' AND NOT held AND next_retry_at <= now()
-      AND webhook_id <> ALL ($3::uuid[])
+      AND webhook_id <> ALL ($3::uuid[]) AND tenant <> ALL ($8::text[])
     ORDER BY next_retry_at
     LIMIT $4
 ), ranked AS MATERIALIZED (
-    SELECT head.ctid, head.id, head.next_retry_at,
-           row_number() OVER (PARTITION BY head.webhook_id ORDER BY head.next_retry_at)
+    SELECT head.ctid, head.id, head.tenant, head.next_retry_at,
+           row_number() OVER (PARTITION BY head.webhook_id ORDER BY head.next_retry_at, head.id)
              + coalesce(busy.in_flight, 0) AS slot
     FROM head
     LEFT JOIN unnest($5::uuid[], $6::int[]) AS busy (webhook_id, in_flight) USING (webhook_id)
+), capped AS MATERIALIZED (
+    -- A tenant's places are counted among the rows its webhooks' caps let
+    -- through: counted over all of head, ties in next_retry_at (a batch of
+    -- events shares its time) could give the two caps disjoint rows, and
+    -- nothing would be claimed. Tenant `default` is left out of the count
+    -- (and its sort: with everything in `default`, a tenth of the claim).
+    SELECT r.ctid, r.id, r.next_retry_at,
+           row_number() OVER (PARTITION BY r.tenant ORDER BY r.next_retry_at, r.id)
+             + coalesce(tenant_busy.in_flight, 0) AS tenant_slot
+    FROM ranked r
+    LEFT JOIN unnest($9::text[], $10::int[]) AS tenant_busy (tenant, in_flight) USING (tenant)
+    WHERE r.slot <= $7::int AND r.tenant <> 'default'
+), fair AS (
+    SELECT ctid, id, next_retry_at FROM ranked WHERE slot <= $7::int AND tenant = 'default'
+    UNION ALL
+    SELECT ctid, id, next_retry_at FROM capped WHERE tenant_slot <= $11::int
 ), due AS MATERIALIZED (
     SELECT d.id
-    FROM ranked r
+    FROM fair r
     JOIN deliveries d ON d.ctid = r.ctid
-    WHERE r.slot <= $7::int AND d.id = r.id
+    WHERE d.id = r.id
       AND d.status = 'pending' AND NOT d.held AND d.next_retry_at <= now()
     ORDER BY r.next_retry_at
     LIMIT $1
@@ -58,9 +78,9 @@ WITH head AS MATERIALIZED (
         updated_at = now()
     FROM due
     WHERE d.id = due.id
-    RETURNING d.id, d.webhook_id, d.event_id, d.attempts, d.budget_start
+    RETURNING d.id, d.webhook_id, d.tenant, d.event_id, d.attempts, d.budget_start
 )
-SELECT c.id, c.webhook_id, c.attempts, c.attempts - c.budget_start AS attempt_in_budget,
+SELECT c.id, c.webhook_id, c.tenant, c.attempts, c.attempts - c.budget_start AS attempt_in_budget,
        w.version AS webhook_version,
        e.type AS event_type, e.payload::text AS payload, e.created_at AS event_created_at
 FROM claimed c

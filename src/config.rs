@@ -144,6 +144,13 @@ pub struct Settings {
     #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK", global = true)]
     pub max_in_flight_per_webhook: Option<usize>,
 
+    /// Most deliveries of one tenant, all its webhooks together, this process
+    /// sends at once, so one customer's slow endpoints cannot take every
+    /// worker. Tenant default, where everything goes when tenants are not
+    /// used, has no such cap. Default: half of HOOKRELAY_WORKERS.
+    #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_TENANT", global = true)]
+    pub max_in_flight_per_tenant: Option<usize>,
+
     /// Refuse events, and webhook subscriptions, naming an event type that is
     /// not in the catalog (PUT /event-types/{type}) or is archived there.
     #[arg(long, env = "HOOKRELAY_REQUIRE_EVENT_TYPES", default_value_t = false, action = clap::ArgAction::Set, global = true)]
@@ -215,7 +222,7 @@ pub enum ConfigError {
         crate::domain::TENANT_TOKEN_PREFIX
     )]
     TenantPrefixedToken,
-    #[error("HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK must be at least 1")]
+    #[error("HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK and _PER_TENANT must be at least 1")]
     NoInFlight,
     #[error("HOOKRELAY_DB_POOL_SIZE must be at least 1")]
     NoPool,
@@ -262,6 +269,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub poll_interval: Duration,
     pub max_in_flight_per_webhook: usize,
+    pub max_in_flight_per_tenant: usize,
     pub require_event_types: bool,
     pub retention: Duration,
     /// Zero: never.
@@ -305,6 +313,9 @@ impl Config {
             max_in_flight_per_webhook: s
                 .max_in_flight_per_webhook
                 .unwrap_or((s.workers / 2).max(1)),
+            // The same for a tenant: whatever its endpoints do, half the pool
+            // is left to the others.
+            max_in_flight_per_tenant: s.max_in_flight_per_tenant.unwrap_or((s.workers / 2).max(1)),
             require_event_types: s.require_event_types,
             retention: s.retention,
             auto_disable_after: s.auto_disable_after,
@@ -332,7 +343,7 @@ impl Config {
         if self.api_tokens.is_empty() && !self.listen.ip().is_loopback() {
             return Err(ConfigError::OpenWithoutTokens(self.listen));
         }
-        if self.max_in_flight_per_webhook == 0 {
+        if self.max_in_flight_per_webhook == 0 || self.max_in_flight_per_tenant == 0 {
             return Err(ConfigError::NoInFlight);
         }
         if self.db_pool_size == 0 {

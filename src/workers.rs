@@ -16,8 +16,8 @@
 //!   new work, and tells other processes with a debounced `NOTIFY` that a
 //!   dedicated connection here `LISTEN`s for (`wakeup.rs`). Locally, the
 //!   completer wakes the producer after it schedules a retry.
-//! - **Executors.** Wait for a send slot on their webhook's lane and one of the
-//!   `HOOKRELAY_WORKERS` slots, send one attempt with no database connection
+//! - **Executors.** Wait for a send slot on their webhook's lane, their
+//!   tenant's lane, and one of the `HOOKRELAY_WORKERS` slots, send one attempt with no database connection
 //!   held, and hand the outcome to the completer. An attempt starts only while
 //!   its lease will outlast it and its webhook is not paused; otherwise the
 //!   claim is handed back.
@@ -53,7 +53,7 @@ use crate::store::{Pool, StoreError};
 
 mod auto_disable;
 mod throttle;
-use throttle::Throttle;
+use throttle::{ClaimLimits, Lanes, Throttle};
 
 /// The most rows one claim or one completion statement handles.
 const MAX_BATCH: usize = 256;
@@ -114,7 +114,10 @@ impl Workers {
             pool,
             sending: Arc::new(Semaphore::new(config.workers)),
             latest_start,
-            throttle: Mutex::new(Throttle::new(config.max_in_flight_per_webhook)),
+            throttle: Mutex::new(Throttle::new(
+                config.max_in_flight_per_webhook,
+                config.max_in_flight_per_tenant,
+            )),
             config,
             sender,
             wake,
@@ -237,15 +240,23 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
             }
         }
         let asked = permits.len();
-        let (limits, cap) = {
+        let (limits, cap, tenant_cap) = {
             let mut throttle = lock(&shared.throttle);
-            (throttle.limits(tokio::time::Instant::now()), throttle.cap())
+            (
+                throttle.limits(tokio::time::Instant::now()),
+                throttle.cap(),
+                throttle.tenant_cap(),
+            )
         };
         let spread = Spread {
             excluded: &limits.excluded,
             busy: &limits.busy,
             busy_counts: &limits.busy_counts,
             cap,
+            excluded_tenants: &limits.excluded_tenants,
+            busy_tenants: &limits.busy_tenants,
+            busy_tenant_counts: &limits.busy_tenant_counts,
+            tenant_cap,
         };
         let claimed = async {
             let client = shared.pool.get().await?;
@@ -287,35 +298,34 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
                 .iter()
                 .map(|d| {
                     in_flight.insert(d.id, d.attempt);
-                    throttle.started(d.webhook_id)
+                    throttle.started(d.webhook_id, &d.tenant)
                 })
                 .collect()
         };
         let claimed_at = tokio::time::Instant::now();
-        for ((delivery, (lane, trips)), permit) in claimed.into_iter().zip(lanes).zip(permits) {
+        for ((delivery, lanes), permit) in claimed.into_iter().zip(lanes).zip(permits) {
             let claim = Claim {
                 delivery,
-                lane,
-                trips,
+                lanes,
                 claimed_at,
                 _slot: permit,
             };
             executors.spawn(execute(shared.clone(), claim, done.clone()));
         }
         if got < asked {
-            idle(&shared, &limits.excluded, limits.next_resume).await;
+            idle(&shared, &limits, limits.next_resume).await;
         }
     }
 }
 
 /// Sleeps until the next claimable retry is due, a paused webhook resumes, a
 /// wake-up, or the poll interval.
-async fn idle(shared: &Shared, excluded: &[Uuid], next_resume: Option<tokio::time::Instant>) {
+async fn idle(shared: &Shared, limits: &ClaimLimits, next_resume: Option<tokio::time::Instant>) {
     let poll = shared.config.poll_interval;
     let jitter = poll.mul_f64(rand::thread_rng().gen_range(0.9..1.1));
     let next_due = async {
         let client = shared.pool.get().await?;
-        queue::next_due(&client, excluded).await
+        queue::next_due(&client, &limits.excluded, &limits.excluded_tenants).await
     }
     .await
     .unwrap_or(None);
@@ -335,10 +345,9 @@ async fn idle(shared: &Shared, excluded: &[Uuid], next_resume: Option<tokio::tim
 /// A claimed delivery on its way to an executor.
 struct Claim {
     delivery: Claimed,
-    /// Its webhook's lane (throttle.rs).
-    lane: Arc<Semaphore>,
-    /// How often the breaker had tripped for its webhook when it was claimed.
-    trips: u64,
+    /// Its webhook's and its tenant's lanes, and how often the breaker had
+    /// tripped for its webhook when it was claimed (throttle.rs).
+    lanes: Lanes,
     claimed_at: tokio::time::Instant,
     /// One of the producer's claim slots, freed when the executor ends.
     _slot: OwnedSemaphorePermit,
@@ -347,9 +356,24 @@ struct Claim {
 async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completion>) {
     let d = &claim.delivery;
     let mut changes = shared.targets.changes();
-    let lane = match wait(&shared, d, &mut changes, claim.lane.clone().acquire_owned()).await {
+    let webhook_lane = claim.lanes.webhook.clone().acquire_owned();
+    let lane = match wait(&shared, d, &mut changes, webhook_lane).await {
         Waited::Got(lane) => lane,
         Waited::Stopped => return,
+    };
+    let lane = match &claim.lanes.tenant {
+        Some(tenant_lane) => match wait(
+            &shared,
+            d,
+            &mut changes,
+            tenant_lane.clone().acquire_owned(),
+        )
+        .await
+        {
+            Waited::Got(tenant_lane) => (lane, Some(tenant_lane)),
+            Waited::Stopped => return,
+        },
+        None => (lane, None),
     };
     // A rate-limited webhook: wait for this attempt's slot, then take a worker.
     let spacing = match target_now(&shared, d.webhook_id).await {
@@ -390,7 +414,7 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
     let slots = (lane, worker);
     let now = tokio::time::Instant::now();
     if now.duration_since(claim.claimed_at) > shared.latest_start
-        || lock(&shared.throttle).held_back(d.webhook_id, claim.trips, now)
+        || lock(&shared.throttle).held_back(d.webhook_id, claim.lanes.trips, now)
     {
         drop(slots);
         hand_back(&shared, d, false).await;
@@ -413,7 +437,7 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
         a = shared.sender.send(d, &target) => a,
         _ = shared.abandon.cancelled() => {
             drop(slots);
-            lock(&shared.throttle).abandoned(d.webhook_id);
+            lock(&shared.throttle).abandoned(d.webhook_id, &d.tenant);
             shared.metrics.attempt_finished(None, Duration::ZERO);
             return;
         }
@@ -438,11 +462,16 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
     let (was_full, paused) = {
         let mut throttle = lock(&shared.throttle);
         let trips = throttle.trips(d.webhook_id);
-        let was_full = throttle.finished(d.webhook_id, healthy, tokio::time::Instant::now());
+        let was_full = throttle.finished(
+            d.webhook_id,
+            &d.tenant,
+            healthy,
+            tokio::time::Instant::now(),
+        );
         (was_full, throttle.trips(d.webhook_id) > trips)
     };
     if was_full {
-        // The webhook was at its cap: the producer may take more of it now.
+        // The webhook or its tenant was at its cap: the producer may take more of it now.
         shared.wake.notify_one();
     }
     let outcome = decide(
@@ -491,7 +520,7 @@ async fn wait<T, E>(
             }
         }
     }
-    lock(&shared.throttle).abandoned(d.webhook_id);
+    lock(&shared.throttle).abandoned(d.webhook_id, &d.tenant);
     Waited::Stopped
 }
 
@@ -544,7 +573,7 @@ async fn wait_for_slot(
 /// the attempt, the breaker paused its webhook meanwhile, or its webhook was
 /// disabled or deleted. If the release fails, the lease brings it back later.
 async fn hand_back(shared: &Shared, d: &Claimed, hold: bool) {
-    lock(&shared.throttle).abandoned(d.webhook_id);
+    lock(&shared.throttle).abandoned(d.webhook_id, &d.tenant);
     let claim = Release {
         id: d.id,
         attempt: d.attempt,

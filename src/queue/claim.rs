@@ -15,6 +15,8 @@ use crate::store::{Client, StoreError};
 pub struct Claimed {
     pub id: Uuid,
     pub webhook_id: Uuid,
+    /// The tenant of the webhook and the event.
+    pub tenant: String,
     /// The value of `attempts` after the claim: this attempt's number and the lease token.
     pub attempt: i32,
     /// This attempt's number within the current retry budget (1 = first try).
@@ -35,6 +37,12 @@ pub struct Spread<'a> {
     pub busy_counts: &'a [i32],
     /// Most in flight per webhook.
     pub cap: i32,
+    /// The same for tenants: to take nothing of; with deliveries in flight
+    /// here, and how many; most in flight per tenant.
+    pub excluded_tenants: &'a [String],
+    pub busy_tenants: &'a [String],
+    pub busy_tenant_counts: &'a [i32],
+    pub tenant_cap: i32,
 }
 
 /// Claims up to `limit` due deliveries and leases them for `lease`.
@@ -59,6 +67,10 @@ pub async fn claim(
                 &spread.busy,
                 &spread.busy_counts,
                 &spread.cap,
+                &spread.excluded_tenants,
+                &spread.busy_tenants,
+                &spread.busy_tenant_counts,
+                &spread.tenant_cap,
             ],
         )
         .await?;
@@ -67,6 +79,7 @@ pub async fn claim(
         .map(|r| Claimed {
             id: r.get("id"),
             webhook_id: r.get("webhook_id"),
+            tenant: r.get("tenant"),
             attempt: r.get("attempts"),
             attempt_in_budget: r.get("attempt_in_budget"),
             webhook_version: r.get("webhook_version"),
@@ -115,10 +128,18 @@ pub async fn take_rate_slot(
     Ok(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
 }
 
-/// How long until the earliest pending delivery outside `excluded` is due (zero
-/// if one is due now), or `None` when none is pending.
-pub async fn next_due(client: &Client, excluded: &[Uuid]) -> Result<Option<Duration>, StoreError> {
+/// How long until the earliest pending delivery outside the `excluded`
+/// webhooks and `excluded_tenants` is due (zero if one is due now), or `None`
+/// when none is pending.
+pub async fn next_due(
+    client: &Client,
+    excluded: &[Uuid],
+    excluded_tenants: &[String],
+) -> Result<Option<Duration>, StoreError> {
     let stmt = client.prepare_cached(sql::NEXT_DUE).await?;
-    let wait_ms: Option<i64> = client.query_one(&stmt, &[&excluded]).await?.get("wait_ms");
+    let wait_ms: Option<i64> = client
+        .query_one(&stmt, &[&excluded, &excluded_tenants])
+        .await?
+        .get("wait_ms");
     Ok(wait_ms.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))))
 }

@@ -21,6 +21,7 @@ mod plans;
 mod rate_limit;
 mod security;
 mod startup;
+mod tenant_lanes;
 mod tenants;
 mod webhook_state;
 mod webhooks;
