@@ -23,12 +23,15 @@
 -- are stale (the queue's size swings faster than ANALYZE). `due` goes back to
 -- the row versions `head` read, by ctid, and once they are locked re-checks
 -- the newest: a disable may have held the row, a deferral moved it, another
--- process claimed it, meanwhile. By ctid, not by primary key: a generic plan
--- made while the table was empty (a fresh database, before autovacuum's first
--- ANALYZE) joined by id as a scan of every due row per row of `head`: 3.9 s
--- per claim with 20,000 due, for a minute, until ANALYZE (the bench's fanout
--- fell to 255/s). A TID look-up is the cheapest plan whatever the statistics
--- say. SKIP LOCKED lets concurrent claimers pass each other.
+-- process claimed it, meanwhile. SKIP LOCKED lets concurrent claimers pass
+-- each other. The only ways to those rows must be their ctids: joined by id,
+-- a plan cached while the table was empty (a fresh database, or statistics
+-- taken between two bursts) ran the re-check as a walk of every due row for
+-- each row of `head` (3.9 s per claim with 20,000 due, until the next
+-- ANALYZE: the bench's fanout fell to 255/s). And the status is re-checked
+-- with IS NOT DISTINCT FROM, from which no partial index's predicate follows:
+-- with `= 'pending'`, deliveries_due was still a way in, and a plan that
+-- walked it for each row of `fair` stalled steady 5,000/s for 50 s.
 -- Incrementing attempts makes it the lease token: completions name the attempt
 -- they claimed, so a worker whose lease ran out cannot overwrite a newer claim.
 -- The transaction ends with this statement: no lock is held while sending.
@@ -57,7 +60,7 @@ WITH head AS MATERIALIZED (
     FROM ranked r
     LEFT JOIN unnest($9::text[], $10::int[]) AS tenant_busy (tenant, in_flight) USING (tenant)
     WHERE r.slot <= $7::int AND r.tenant <> 'default'
-), fair AS (
+), fair AS MATERIALIZED (
     SELECT ctid, id, next_retry_at FROM ranked WHERE slot <= $7::int AND tenant = 'default'
     UNION ALL
     SELECT ctid, id, next_retry_at FROM capped WHERE tenant_slot <= $11::int
@@ -66,7 +69,7 @@ WITH head AS MATERIALIZED (
     FROM fair r
     JOIN deliveries d ON d.ctid = r.ctid
     WHERE d.id = r.id
-      AND d.status = 'pending' AND NOT d.held AND d.next_retry_at <= now()
+      AND d.status IS NOT DISTINCT FROM 'pending' AND NOT d.held AND d.next_retry_at <= now()
     ORDER BY r.next_retry_at
     LIMIT $1
     FOR UPDATE OF d SKIP LOCKED

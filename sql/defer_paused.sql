@@ -29,7 +29,8 @@ WITH head AS MATERIALIZED (
     -- says why), re-checked once locked: another process may have claimed the
     -- row and scheduled a later retry since `head` read it.
     JOIN deliveries d ON d.ctid = numbered.ctid
-    WHERE d.id = numbered.id AND d.status = 'pending' AND NOT d.held AND d.next_retry_at <= now()
+    WHERE d.id = numbered.id
+      AND d.status IS NOT DISTINCT FROM 'pending' AND NOT d.held AND d.next_retry_at <= now()
     FOR UPDATE OF d SKIP LOCKED
 )
 UPDATE deliveries d
