@@ -313,14 +313,14 @@ async fn produce(shared: Arc<Shared>, executors: TaskTracker, done: mpsc::Sender
             executors.spawn(execute(shared.clone(), claim, done.clone()));
         }
         if got < asked {
-            idle(&shared, &limits, limits.next_resume).await;
+            idle(&shared, &limits).await;
         }
     }
 }
 
 /// Sleeps until the next claimable retry is due, a paused webhook resumes, a
 /// wake-up, or the poll interval.
-async fn idle(shared: &Shared, limits: &ClaimLimits, next_resume: Option<tokio::time::Instant>) {
+async fn idle(shared: &Shared, limits: &ClaimLimits) {
     let poll = shared.config.poll_interval;
     let jitter = poll.mul_f64(rand::thread_rng().gen_range(0.9..1.1));
     let next_due = async {
@@ -332,7 +332,7 @@ async fn idle(shared: &Shared, limits: &ClaimLimits, next_resume: Option<tokio::
     // Something due right now that we did not get is locked by another claimer:
     // look again shortly rather than spin.
     let mut wait = next_due.map_or(jitter, |d| d.max(Duration::from_millis(2)).min(jitter));
-    if let Some(resume) = next_resume {
+    if let Some(resume) = limits.next_resume {
         wait = wait.min(resume.saturating_duration_since(tokio::time::Instant::now()));
     }
     tokio::select! {
@@ -361,20 +361,14 @@ async fn execute(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Completio
         Waited::Got(lane) => lane,
         Waited::Stopped => return,
     };
-    let lane = match &claim.lanes.tenant {
-        Some(tenant_lane) => match wait(
-            &shared,
-            d,
-            &mut changes,
-            tenant_lane.clone().acquire_owned(),
-        )
-        .await
-        {
-            Waited::Got(tenant_lane) => (lane, Some(tenant_lane)),
+    let tenant_lane = match &claim.lanes.tenant {
+        Some(l) => match wait(&shared, d, &mut changes, l.clone().acquire_owned()).await {
+            Waited::Got(permit) => Some(permit),
             Waited::Stopped => return,
         },
-        None => (lane, None),
+        None => None,
     };
+    let lane = (lane, tenant_lane);
     // A rate-limited webhook: wait for this attempt's slot, then take a worker.
     let spacing = match target_now(&shared, d.webhook_id).await {
         Ok(Some(target)) => target.rate_limit.map(spacing),

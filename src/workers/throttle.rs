@@ -172,7 +172,7 @@ impl Throttle {
             busy_tenant_counts: Vec::new(),
         };
         let tenant_cap = self.tenant_cap();
-        for (key, t) in self.tenants.iter().filter(|(key, _)| capped(key)) {
+        for (key, t) in &self.tenants {
             if t.in_flight >= tenant_cap {
                 limits.excluded_tenants.push(key.clone());
             } else {
@@ -253,18 +253,22 @@ impl Throttle {
         let w = self.state(webhook);
         w.in_flight += 1;
         let (lane, trips) = (w.lane.clone(), w.tripped);
+        // Tenant `default` has no lane, so nothing of it is kept.
         let tenant_cap = self.tenant_cap;
-        let t = self
-            .tenants
-            .entry(tenant.to_owned())
-            .or_insert_with(|| TenantState {
-                in_flight: 0,
-                lane: Arc::new(Semaphore::new(tenant_cap)),
-            });
-        t.in_flight += 1;
+        let tenant_lane = capped(tenant).then(|| {
+            let t = self
+                .tenants
+                .entry(tenant.to_owned())
+                .or_insert_with(|| TenantState {
+                    in_flight: 0,
+                    lane: Arc::new(Semaphore::new(tenant_cap)),
+                });
+            t.in_flight += 1;
+            t.lane.clone()
+        });
         Lanes {
             webhook: lane,
-            tenant: capped(tenant).then(|| t.lane.clone()),
+            tenant: tenant_lane,
             trips,
         }
     }
@@ -275,7 +279,7 @@ impl Throttle {
         let Some(t) = self.tenants.get_mut(tenant) else {
             return false;
         };
-        let was_full = capped(tenant) && t.in_flight >= cap;
+        let was_full = t.in_flight >= cap;
         t.in_flight -= 1;
         if t.in_flight <= 0 {
             // Its lane is empty: every send frees its permits before the
