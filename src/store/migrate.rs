@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "console_sessions",
         sql: include_str!("../../migrations/0011_console_sessions.sql"),
     },
+    Migration {
+        version: 12,
+        name: "no_delivery_foreign_keys",
+        sql: include_str!("../../migrations/0012_no_delivery_foreign_keys.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {
