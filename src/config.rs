@@ -222,8 +222,8 @@ pub enum ConfigError {
         crate::domain::TENANT_TOKEN_PREFIX
     )]
     TenantPrefixedToken,
-    #[error("HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK and _PER_TENANT must be at least 1")]
-    NoInFlight,
+    #[error("{0} must be at least 1")]
+    NoInFlight(&'static str),
     #[error("HOOKRELAY_DB_POOL_SIZE must be at least 1")]
     NoPool,
     #[error("HOOKRELAY_DELIVERY_TIMEOUT must be more than zero")]
@@ -343,8 +343,15 @@ impl Config {
         if self.api_tokens.is_empty() && !self.listen.ip().is_loopback() {
             return Err(ConfigError::OpenWithoutTokens(self.listen));
         }
-        if self.max_in_flight_per_webhook == 0 || self.max_in_flight_per_tenant == 0 {
-            return Err(ConfigError::NoInFlight);
+        if self.max_in_flight_per_webhook == 0 {
+            return Err(ConfigError::NoInFlight(
+                "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK",
+            ));
+        }
+        if self.max_in_flight_per_tenant == 0 {
+            return Err(ConfigError::NoInFlight(
+                "HOOKRELAY_MAX_IN_FLIGHT_PER_TENANT",
+            ));
         }
         if self.db_pool_size == 0 {
             return Err(ConfigError::NoPool);
