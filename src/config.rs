@@ -166,7 +166,8 @@ pub struct Settings {
     #[arg(long, env = "HOOKRELAY_AUTO_DISABLE_AFTER", default_value = "5d", value_parser = parse_duration, global = true)]
     pub auto_disable_after: Duration,
 
-    /// Database connections in this process's pool.
+    /// Database connections of the API; the event writers keep a quarter of
+    /// that (1 to 4) of their own, the workers 4.
     #[arg(
         long,
         env = "HOOKRELAY_DB_POOL_SIZE",

@@ -23,7 +23,7 @@ use crate::retention;
 use crate::sql;
 use crate::store::ingest::Ingest;
 use crate::store::local_cluster::{ClusterError, LocalCluster};
-use crate::store::{self, migrate, Commit, Pool, StoreError};
+use crate::store::{self, migrate, Pool, Session, StoreError};
 use crate::wakeup::Wakeup;
 use crate::workers::Workers;
 
@@ -75,7 +75,7 @@ pub async fn database(config: &mut Config) -> Result<Database, StartupError> {
         }
     };
     let url = config.database_url.clone().unwrap_or_default();
-    let pool = store::pool(&url, config.db_pool_size, Commit::Durable)?;
+    let pool = store::pool(&url, config.db_pool_size, Session::Api)?;
     let mut client = pool.get().await.map_err(StoreError::from)?;
     migrate::run(&mut client).await?;
     drop(client);
@@ -122,9 +122,11 @@ impl Application {
         let wakeup = Wakeup::default();
         let metrics = Arc::new(Metrics::new(config.workers)?);
         // A few writers, so one batch's commit overlaps the next one's statement,
-        // while most of the API's pool stays free for everything else.
+        // each on a connection of its own (see `Session::Ingest`).
+        let url = config.database_url.clone().unwrap_or_default();
+        let writers = (config.db_pool_size / 4).clamp(1, 4);
         let (ingest, mut background) =
-            Ingest::spawn(pool.clone(), (config.db_pool_size / 4).clamp(1, 4));
+            Ingest::spawn(store::pool(&url, writers, Session::Ingest)?, writers);
         background.push(wakeup.spawn_notifier(pool.clone()));
         background.push(retention::spawn(pool.clone(), config.retention));
         // Shared by the API, which announces its changes to webhooks here before
@@ -165,8 +167,7 @@ impl Application {
             // The workers get their own few connections: the queue's writes may
             // commit without waiting for the disk, and a busy queue cannot take
             // the connections the API needs.
-            let url = config.database_url.clone().unwrap_or_default();
-            let queue_pool = store::pool(&url, WORKER_CONNECTIONS, Commit::Relaxed)?;
+            let queue_pool = store::pool(&url, WORKER_CONNECTIONS, Session::Queue)?;
             Some(Workers::start(
                 queue_pool,
                 config.clone(),

@@ -9,8 +9,9 @@
 //! fill: an idle writer takes a lone event at once, so a quiet system sees no
 //! added latency, and batches grow only while the database is busy.
 //!
-//! A request is answered only after its batch committed (durably, on the API's
-//! pool), so an accepted event is a stored one. When a batch fails on its data
+//! A request is answered only after its batch committed (durably, on the
+//! writers' own connections: `Session::Ingest`), so an accepted event is a
+//! stored one. When a batch fails on its data
 //! (a payload jsonb refuses, such as `\u0000`), its events are written one by
 //! one, so that event fails alone; when the database is away, all fail at once.
 //!

@@ -1,5 +1,6 @@
 //! Group commit of new events (src/store/ingest.rs): events queued while the
-//! writer is busy go in together, and one the database refuses fails alone.
+//! writer is busy go in together, one the database refuses fails alone, and
+//! the writers' statement runs its generic plan.
 //!
 //! The writer is held on a table lock, so the batch that forms behind it is known
 //! exactly rather than left to timing.
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use hookrelay::store::ingest::Ingest;
-use hookrelay::store::{self, Commit};
+use hookrelay::store::{self, Session};
 use uuid::Uuid;
 
 use crate::helpers::{eventually, spawn_app};
@@ -19,7 +20,7 @@ async fn behind_a_busy_writer(
     app: &crate::helpers::TestApp,
     queued: &[(Uuid, &str, &str)],
 ) -> Vec<Result<Option<store::ingest::Inserted>, store::StoreError>> {
-    let pool = store::pool(&app.database_url, 4, Commit::Durable).unwrap();
+    let pool = store::pool(&app.database_url, 4, Session::Ingest).unwrap();
     let (ingest, _writers) = Ingest::spawn(pool, 1);
     let (mut locker, connection) =
         tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls)
@@ -157,4 +158,48 @@ async fn an_event_for_a_missing_tenant_is_left_out_of_its_batch_alone() {
         "the first and the 20 of default"
     );
     assert_eq!(app.count("deliveries").await, 21);
+}
+
+/// The writers' connections run their statement's generic plan from the first
+/// batch on. Left to choose, Postgres plans a connection's first five
+/// executions for their own arguments; when those were small batches among many
+/// tenants, it judges that cheaper than the generic plan and goes on planning
+/// every batch anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_run_the_generic_plan_however_small_their_first_batches() {
+    let app = spawn_app().await;
+    app.db
+        .batch_execute(
+            "INSERT INTO tenants (key) SELECT 't' || g FROM generate_series(1, 10000) g;
+             INSERT INTO webhooks (id, tenant, url, event_types, secret)
+             SELECT uuid_v7(), 't' || g, 'http://127.0.0.1:9/hook', ARRAY['a'], 'whsec_x'
+             FROM generate_series(1, 10000) g;
+             ANALYZE tenants, webhooks;",
+        )
+        .await
+        .unwrap();
+    let pool = store::pool(&app.database_url, 1, Session::Ingest).unwrap();
+    let client = pool.get().await.unwrap();
+    for n in 1..=8 {
+        let tenant = format!("t{n}");
+        let inserted =
+            store::ingest::insert_events(&client, &[Uuid::now_v7()], &["a"], &["{}"], &[&tenant])
+                .await
+                .unwrap();
+        assert_eq!(inserted.len(), 1);
+    }
+    let plans = client
+        .query_one(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE statement LIKE '-- name: EventInsert%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (generic, custom): (i64, i64) = (plans.get(0), plans.get(1));
+    assert_eq!(
+        (generic, custom),
+        (8, 0),
+        "every batch ran the generic plan"
+    );
 }
