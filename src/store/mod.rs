@@ -232,16 +232,7 @@ pub enum Session {
 }
 
 pub fn pool(url: &str, size: usize, session: Session) -> Result<Pool, StoreError> {
-    let mut config = pg_config(url)?;
-    match session {
-        Session::Api => {}
-        Session::Ingest => {
-            config.options("-c plan_cache_mode=force_generic_plan");
-        }
-        Session::Queue => {
-            config.options("-c synchronous_commit=off");
-        }
-    }
+    let config = session_config(url, session)?;
     let manager = Manager::from_connect(
         config,
         SpawnOn(Handle::current()),
@@ -259,6 +250,24 @@ pub fn pool(url: &str, size: usize, session: Session) -> Result<Pool, StoreError
         })
         .build()
         .map_err(|e| StoreError::Build(e.to_string()))
+}
+
+/// `url`'s connection config with `session`'s setting added to the options the
+/// URL holds itself (a `search_path`, say): replacing those would point one
+/// pool at other tables than the rest.
+fn session_config(url: &str, session: Session) -> Result<tokio_postgres::Config, StoreError> {
+    let mut config = pg_config(url)?;
+    let setting = match session {
+        Session::Api => return Ok(config),
+        Session::Ingest => "-c plan_cache_mode=force_generic_plan",
+        Session::Queue => "-c synchronous_commit=off",
+    };
+    let options = match config.get_options() {
+        Some(own) if !own.trim().is_empty() => format!("{own} {setting}"),
+        _ => setting.to_owned(),
+    };
+    config.options(options);
+    Ok(config)
 }
 
 /// True when the database answers and holds the newest schema: `/readyz`.
@@ -323,5 +332,27 @@ impl<K: Clone + Default> Page<K> {
         self.after
             .clone()
             .unwrap_or_else(|| (far_future(), K::default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_setting_keeps_the_urls_own_options() {
+        let url = "postgres://u@127.0.0.1/db?options=-c%20search_path%3Dhooks";
+        let queue = session_config(url, Session::Queue).unwrap();
+        assert_eq!(
+            queue.get_options(),
+            Some("-c search_path=hooks -c synchronous_commit=off")
+        );
+        let api = session_config(url, Session::Api).unwrap();
+        assert_eq!(api.get_options(), Some("-c search_path=hooks"));
+        let plain = session_config("postgres://u@127.0.0.1/db", Session::Ingest).unwrap();
+        assert_eq!(
+            plain.get_options(),
+            Some("-c plan_cache_mode=force_generic_plan")
+        );
     }
 }
