@@ -14,8 +14,13 @@ WITH w AS MATERIALIZED (
 )
 UPDATE deliveries d
 SET status = 'pending', next_retry_at = now(), budget_start = d.attempts,
-    completed_at = NULL, updated_at = now(), held = NOT w.enabled
+    completed_at = NULL, updated_at = now(), held = NOT w.enabled,
+    -- Sent ahead of nothing: out of its ordering key's sequence.
+    ordering_seq = NULL, parked = false, behind = false
 FROM w
 WHERE d.id = $1 AND d.webhook_id = w.id AND d.status IN ('success', 'failed')
 RETURNING d.id, d.tenant, d.webhook_id, d.event_id, d.status, d.attempts, d.next_retry_at, d.last_status_code,
-          d.last_error, d.created_at, d.updated_at, d.completed_at;
+          d.last_error, d.created_at, d.updated_at, d.completed_at, d.ordering_key,
+          -- Due now and out of any sequence: only a disabled webhook holds it.
+          CASE WHEN d.held THEN 'held' END AS waiting_for, NULL::uuid AS behind,
+          NULL::timestamptz AS paused_until;

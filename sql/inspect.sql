@@ -40,10 +40,18 @@ WHERE a.started_at > now() - interval '1 hour'
 GROUP BY 1, 2
 ORDER BY 3 DESC;
 
--- Is the claim statement using its index? (the worker's exact statement is sql/claim_due.sql)
+-- Is the claim's walk using its index? (the worker's exact statements are sql/claim_lanes.sql,
+-- sql/claim_counts.sql and sql/claim_take.sql)
 EXPLAIN SELECT id FROM deliveries
-WHERE status = 'pending' AND NOT held AND next_retry_at <= now()
+WHERE status = 'pending' AND NOT held AND NOT parked AND NOT behind AND next_retry_at <= now()
 ORDER BY next_retry_at LIMIT 64;
+
+-- What holds the pending deliveries, by reason (see view waiting_deliveries for each one).
+SELECT waiting_for, count(*) FROM waiting_deliveries GROUP BY 1 ORDER BY 2 DESC;
+
+-- Lanes with parked work, paused receivers, rate limits' next slots.
+SELECT webhook_id, parked, paused_until, trips, next_slot FROM lanes
+WHERE parked OR paused_until > now() OR next_slot > now();
 
 -- Table sizes and dead tuples of the hot table (autovacuum is tuned for it).
 SELECT relname, n_live_tup, n_dead_tup, last_autovacuum

@@ -22,10 +22,10 @@ WITH expired AS (
         updated_at = now()
     FROM expired
     WHERE d.id = expired.id
-    RETURNING d.id, d.attempts, expired.claimed_at, d.last_error, d.status
+    RETURNING d.id, d.attempts, expired.claimed_at, d.last_error, d.status, d.ordering_key
 ), logged AS (
     INSERT INTO delivery_attempts (delivery_id, attempt, started_at, error)
     SELECT id, attempts, claimed_at, last_error FROM rescued
     ON CONFLICT (delivery_id, attempt) DO NOTHING
 )
-SELECT id, status = 'failed' AS failed FROM rescued;
+SELECT id, status = 'failed' AS failed, ordering_key IS NOT NULL AS ordered FROM rescued;

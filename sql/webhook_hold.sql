@@ -18,6 +18,9 @@ WITH target AS MATERIALIZED (
 )
 UPDATE deliveries d
 SET held = $2,
+    -- Unheld rows go back to the due index: the lane's parked flag may have
+    -- been cleared while they were held.
+    parked = CASE WHEN $2 THEN d.parked ELSE false END,
     next_retry_at = CASE WHEN $2 THEN d.next_retry_at ELSE least(d.next_retry_at, now()) END
 FROM target
 WHERE d.id = target.id AND d.status IN ('pending', 'processing');

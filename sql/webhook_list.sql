@@ -4,7 +4,7 @@
 -- filter, or the caller's own tenant). Run as an unnamed statement, planned
 -- for the filter it has (see delivery_list.sql).
 -- $1, $2: the cursor (past every row on the first page); $3: page size + 1.
-SELECT id, tenant, url, event_types, description, enabled, disabled_reason, rate_limit, headers, created_at, updated_at
+SELECT id, tenant, url, event_types, description, enabled, disabled_reason, rate_limit, max_in_flight, headers, created_at, updated_at
 FROM webhooks
 WHERE deleted_at IS NULL
   AND (created_at, id) < ($1, $2)

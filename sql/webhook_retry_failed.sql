@@ -23,7 +23,9 @@ WITH w AS MATERIALIZED (
 ), requeued AS (
     UPDATE deliveries d
     SET status = 'pending', next_retry_at = now(), budget_start = d.attempts,
-        completed_at = NULL, updated_at = now(), held = NOT w.enabled
+        completed_at = NULL, updated_at = now(), held = NOT w.enabled,
+        -- Sent ahead of nothing: out of its ordering key's sequence.
+        ordering_seq = NULL, parked = false, behind = false
     FROM failed, w
     WHERE d.id = failed.id AND d.status = 'failed'
     RETURNING d.id

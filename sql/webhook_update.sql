@@ -16,6 +16,7 @@ SET url         = coalesce($2, url),
     enabled     = coalesce($4, enabled),
     description = CASE WHEN $5 THEN $6 ELSE description END,
     rate_limit  = CASE WHEN $7 THEN $8 ELSE rate_limit END,
+    max_in_flight = CASE WHEN $11 THEN $12 ELSE max_in_flight END,
     headers     = coalesce($9, headers),
     disabled_reason     = CASE WHEN $4 IS NULL THEN disabled_reason END,
     failing_since       = CASE WHEN $4 AND NOT enabled THEN NULL ELSE failing_since END,
@@ -24,4 +25,4 @@ SET url         = coalesce($2, url),
     failing_paused      = CASE WHEN $4 AND NOT enabled THEN false ELSE failing_paused END,
     updated_at  = now()
 WHERE id = $1 AND deleted_at IS NULL AND ($10::text IS NULL OR tenant = $10)
-RETURNING id, tenant, url, event_types, description, enabled, disabled_reason, rate_limit, headers, created_at, updated_at, version;
+RETURNING id, tenant, url, event_types, description, enabled, disabled_reason, rate_limit, max_in_flight, headers, created_at, updated_at, version;

@@ -139,14 +139,16 @@ pub struct Settings {
     #[arg(long, env = "HOOKRELAY_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration, global = true)]
     pub poll_interval: Duration,
 
-    /// Most deliveries of one webhook this process sends at once, so one slow
-    /// receiver cannot take every worker. Default: half of HOOKRELAY_WORKERS.
+    /// Most attempts to one webhook under way at once (claimed or sending),
+    /// counted across every process sharing the database, for webhooks that
+    /// set no max_in_flight of their own; so one slow receiver cannot take
+    /// every worker. Default: half of HOOKRELAY_WORKERS.
     #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK", global = true)]
     pub max_in_flight_per_webhook: Option<usize>,
 
-    /// Most deliveries of one tenant, all its webhooks together, this process
-    /// sends at once, so one customer's slow endpoints cannot take every
-    /// worker. Tenant default, where everything goes when tenants are not
+    /// Most attempts of one tenant, all its webhooks together, under way at
+    /// once across every process, so one customer's slow endpoints cannot take
+    /// every worker. Tenant default, where everything goes when tenants are not
     /// used, has no such cap. Default: half of HOOKRELAY_WORKERS.
     #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_TENANT", global = true)]
     pub max_in_flight_per_tenant: Option<usize>,
@@ -238,10 +240,11 @@ pub enum ConfigError {
 }
 
 /// How much longer than the delivery timeout a lease must be. An attempt starts
-/// only while lease - (timeout + 1 s) remains (`workers::latest_start`; that
-/// second covers the claim's round trip), so two seconds leave a claim at least
-/// one to wait for a free worker. With less, claims taken ahead of the workers
-/// would mostly be handed back unsent.
+/// only while its lease, counted from when the claim was sent, outlasts the
+/// timeout by `workers::START_MARGIN` (half a second, to record the outcome),
+/// so two seconds leave a claim a second and a half to wait for a free worker
+/// or its rate-limit slot (at most a second ahead). With less, claims taken
+/// ahead of the workers would mostly be handed back unsent.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(2);
 
 fn show(d: Duration) -> humantime::FormattedDuration {

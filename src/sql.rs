@@ -41,6 +41,7 @@ statements! {
     IDEMPOTENCY_CLAIM = "idempotency_claim.sql";
     IDEMPOTENCY_LOOKUP = "idempotency_lookup.sql";
     EVENT_INSERT = "event_insert.sql";
+    EVENT_INSERT_ORDERED = "event_insert_ordered.sql";
     EVENT_GET = "event_get.sql";
     EVENT_LIST = "event_list.sql";
 
@@ -69,14 +70,15 @@ statements! {
     DELIVERY_RETRY = "delivery_retry.sql";
     NOTIFY_DUE = "notify_due.sql";
 
-    CLAIM_DUE = "claim_due.sql";
-    DEFER_PAUSED = "defer_paused.sql";
+    CLAIM_LANES = "claim_lanes.sql";
+    CLAIM_COUNTS = "claim_counts.sql";
+    CLAIM_TAKE = "claim_take.sql";
     NEXT_DUE = "next_due.sql";
+    ORDERING_NEXT = "ordering_next.sql";
     COMPLETE_BATCH = "complete_batch.sql";
     RESCUE_EXPIRED = "rescue_expired.sql";
     RELEASE_CLAIMS = "release_claims.sql";
     RECONCILE_HELD = "reconcile_held.sql";
-    RATE_SLOT_TAKE = "rate_slot_take.sql";
 
     RETENTION_DELIVERIES = "retention_deliveries.sql";
     RETENTION_EVENTS = "retention_events.sql";

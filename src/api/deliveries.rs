@@ -130,7 +130,7 @@ pub(crate) async fn requeue(
     match deliveries::retry(&state.db().await?, id, scope).await? {
         Retry::Requeued(delivery) => {
             state.wakeup.new_work();
-            Ok(delivery)
+            Ok(*delivery)
         }
         Retry::NotFound => Err(not_found_id("delivery", id)),
         Retry::Busy(status) => Err(ApiError::Conflict(format!(

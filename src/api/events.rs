@@ -11,7 +11,7 @@ use super::body::{parse, read_json_body};
 use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
-use crate::domain::{self, EventType, TenantKey};
+use crate::domain::{self, EventType, OrderingKey, TenantKey};
 use crate::store::deliveries::{self, Delivery, Filter};
 use crate::store::events::{self, Emitted, Event};
 use crate::store::StoreError;
@@ -28,6 +28,9 @@ pub struct EmitEvent<'a> {
     #[serde(borrow)]
     #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,
+    /// 1-256 characters: events of this tenant that share it reach each
+    /// webhook one at a time, in the order they were accepted.
+    ordering_key: Option<String>,
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
@@ -73,6 +76,12 @@ pub async fn create(
         EventType::parse_emitted(&input.event_type).map_err(|e| ApiError::invalid("type", e))?;
     let event_payload =
         domain::Payload::parse(input.payload).map_err(|e| ApiError::invalid("payload", e))?;
+    let ordering_key = input
+        .ordering_key
+        .as_deref()
+        .map(OrderingKey::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("ordering_key", e))?;
     // Here, not in the group-commit writers: one event's refusal is its own.
     super::event_types::admit_event(&state, &event_type, event_payload.raw()).await?;
     let emitted = events::emit(
@@ -81,6 +90,7 @@ pub async fn create(
         &tenant,
         &event_type,
         event_payload,
+        ordering_key.as_ref(),
         key,
     )
     .await

@@ -36,6 +36,10 @@ pub struct CreateWebhook {
     /// At most this many attempts per second to this webhook, across every
     /// hookrelay process; absent or null: no limit.
     rate_limit: Option<i64>,
+    /// 1-1,000: at most this many attempts to this webhook under way at once,
+    /// across every hookrelay process; absent or null:
+    /// HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK. 1 sends one at a time.
+    max_in_flight: Option<i64>,
     /// Up to 20 headers sent with every attempt, unsigned.
     headers: Option<BTreeMap<String, String>>,
 }
@@ -52,6 +56,9 @@ pub struct UpdateWebhook {
     /// Absent: unchanged; null: no limit.
     #[serde(default, deserialize_with = "present")]
     rate_limit: Option<Option<i64>>,
+    /// Absent: unchanged; null: HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK.
+    #[serde(default, deserialize_with = "present")]
+    max_in_flight: Option<Option<i64>>,
     /// Replaces every custom header; `{}` or null removes them all.
     #[serde(default, deserialize_with = "present")]
     headers: Option<Option<BTreeMap<String, String>>>,
@@ -105,6 +112,17 @@ pub(crate) fn parse_rate_limit(raw: Option<i64>) -> Result<Option<i32>, ApiError
     .transpose()
 }
 
+pub(crate) fn parse_max_in_flight(raw: Option<i64>) -> Result<Option<i32>, ApiError> {
+    raw.map(|n| match i32::try_from(n) {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid(
+            "max_in_flight",
+            format!("must be an integer from 1 to 1000 (attempts under way at once), or null for the default; got {n}"),
+        )),
+    })
+    .transpose()
+}
+
 pub(crate) fn parse_event_types(raw: &[String]) -> Result<EventTypeFilter, ApiError> {
     EventTypeFilter::parse(raw).map_err(|e| ApiError::invalid("event_types", e))
 }
@@ -148,6 +166,7 @@ pub async fn create(
         enabled: input.enabled.unwrap_or(true),
         secret: secret.clone(),
         rate_limit: parse_rate_limit(input.rate_limit)?,
+        max_in_flight: parse_max_in_flight(input.max_in_flight)?,
         headers: parse_headers(input.headers)?,
     };
     super::event_types::require_listed(&state, &new.event_types).await?;
@@ -242,6 +261,7 @@ pub async fn update(
             .map(|d| parse_optional_description(d.as_deref()))
             .transpose()?,
         rate_limit: input.rate_limit.map(parse_rate_limit).transpose()?,
+        max_in_flight: input.max_in_flight.map(parse_max_in_flight).transpose()?,
         headers: input.headers.map(parse_headers).transpose()?,
     };
     Ok(HttpResponse::Ok().json(change(&state, caller.scope(), id, &changes).await?))

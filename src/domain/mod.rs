@@ -8,6 +8,7 @@
 mod event_schema;
 mod event_type;
 mod headers;
+mod ordering_key;
 mod payload;
 mod secret;
 mod tenant_key;
@@ -17,6 +18,7 @@ mod webhook_url;
 pub use event_schema::{EventSchema, Violation};
 pub use event_type::{EventType, EventTypeFilter, RESERVED_PREFIX};
 pub use headers::CustomHeaders;
+pub use ordering_key::OrderingKey;
 pub use payload::Payload;
 pub use secret::Secret;
 pub use tenant_key::{TenantKey, DEFAULT_TENANT};

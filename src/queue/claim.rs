@@ -1,12 +1,49 @@
-//! Claiming due deliveries, and finding when the next one falls due.
+//! Claiming due deliveries: who goes next, decided in one place.
+//!
+//! A claim is one short transaction of three statements, and every limit it
+//! keeps is read from the database inside it, so the limits hold across every
+//! process sharing the database:
+//!
+//! 1. `sql/claim_lanes.sql` finds the lanes (webhooks) that may have due work
+//!    (the head of the due index, and lanes with parked rows) and locks them,
+//!    `SKIP LOCKED`, with their tenants.
+//! 2. `sql/claim_counts.sql`, with a snapshot taken once the locks are held,
+//!    counts what each lane and tenant has in flight.
+//! 3. [`plan`] decides here, in plain Rust, how many rows each lane gets:
+//!    its room under `max_in_flight`, its tenant's cap, its rate limit's
+//!    slots in the next second, its breaker (paused: none; probing: one at a
+//!    time), shared round-robin so that no lane's backlog crowds out another.
+//!    `sql/claim_take.sql` takes them, parks the due rows of lanes that had
+//!    less room than work (so no later claim reads past them), and leases
+//!    what it took.
+//!
+//! The lease starts in the database, when the transaction began; the caller
+//! measures it from the moment it sent the claim, which is earlier, so its
+//! idea of the deadline is never later than the database's.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::domain::DEFAULT_TENANT;
 use crate::sql;
 use crate::store::{Client, StoreError};
+
+/// How far ahead a rate-limited lane's slots may be claimed: a claim waits
+/// at most this long for its slot, so a limited backlog holds few claims.
+pub const RATE_HORIZON: Duration = Duration::from_secs(1);
+
+/// Slots are spaced this much wider than 1/`rate_limit`, so that an attempt
+/// that starts a little late (up to [`RATE_LATE`]) cannot bring `rate_limit`
+/// + 1 starts into one second.
+const RATE_SLACK: f64 = 1.01;
+
+/// How late after its slot an attempt may still start; later, it is handed
+/// back (its slot unused) rather than crowd the next second.
+pub const RATE_LATE: Duration = Duration::from_millis(5);
 
 /// A claimed delivery: the event it carries, and which webhook it goes to. The
 /// webhook's URL and secrets are not copied here: they may change before the
@@ -26,120 +63,369 @@ pub struct Claimed {
     pub event_type: String,
     pub payload: String,
     pub event_created_at: DateTime<Utc>,
+    /// The lease runs out at this instant or later (measured from when the
+    /// claim was sent, before the database granted it).
+    pub deadline: Instant,
+    /// A rate-limited webhook's slot: the attempt starts then, not before.
+    pub slot: Option<Instant>,
+    /// It has an ordering key: when it finishes, the next of its key comes forward.
+    pub ordered: bool,
 }
 
-/// How a claim must spread over webhooks (see `sql/claim_due.sql`).
-pub struct Spread<'a> {
-    /// Webhooks to take nothing of now.
-    pub excluded: &'a [Uuid],
-    /// Webhooks with deliveries in flight here, and how many.
-    pub busy: &'a [Uuid],
-    pub busy_counts: &'a [i32],
-    /// Most in flight per webhook.
-    pub cap: i32,
-    /// The same for tenants: to take nothing of; with deliveries in flight
-    /// here, and how many; most in flight per tenant.
-    pub excluded_tenants: &'a [String],
-    pub busy_tenants: &'a [String],
-    pub busy_tenant_counts: &'a [i32],
+/// What bounds a claim.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `max_in_flight` of webhooks that set none.
+    pub max_in_flight: i32,
+    /// Most in flight per tenant, all its webhooks together; `default` has no cap.
     pub tenant_cap: i32,
+    pub lease: Duration,
 }
 
-/// Claims up to `limit` due deliveries and leases them for `lease`.
-pub async fn claim(
-    client: &Client,
-    limit: usize,
-    lease: Duration,
-    spread: &Spread<'_>,
-) -> Result<Vec<Claimed>, StoreError> {
-    let stmt = client.prepare_cached(sql::CLAIM_DUE).await?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let look_ahead = look_ahead(limit);
-    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-    let rows = client
+/// What one claim did.
+#[derive(Debug, Default)]
+pub struct Claim {
+    pub deliveries: Vec<Claimed>,
+    /// It parked rows, or met lanes locked by another claim: look again at
+    /// once rather than wait for the next due time.
+    pub more: bool,
+}
+
+/// A locked lane, as the claim reads it.
+#[derive(Debug, Clone)]
+pub struct Lane {
+    pub webhook_id: Uuid,
+    pub tenant: String,
+    pub max_in_flight: Option<i32>,
+    pub rate_limit: Option<i32>,
+    /// Breaker trips since its last healthy answer: above 0, probe one at a time.
+    pub trips: i32,
+    pub paused: bool,
+    pub has_parked: bool,
+    /// How long until its next rate-limit slot (zero if free now).
+    pub slot_in: Duration,
+    /// Its due rows the claim walked past, oldest first.
+    pub walked: Vec<Uuid>,
+    /// Attempts under way to it, across processes.
+    pub in_flight: i32,
+}
+
+/// How many rows each lane gets, and which lanes' walked rows to park.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub take: Vec<i32>,
+    pub park: Vec<Uuid>,
+}
+
+/// One attempt every this long, for `rate_limit` attempts per second.
+pub fn spacing(rate_limit: i32) -> Duration {
+    Duration::from_secs_f64(RATE_SLACK / f64::from(rate_limit.max(1)))
+}
+
+/// How many rows a lane may take now, whatever its tenant's room.
+fn room(lane: &Lane, default_cap: i32) -> i32 {
+    if lane.paused {
+        return 0;
+    }
+    let cap = lane.max_in_flight.unwrap_or(default_cap);
+    let mut room = cap - lane.in_flight;
+    if lane.trips > 0 {
+        // After a pause, one attempt at a time probes the receiver.
+        room = room.min(1 - lane.in_flight);
+    }
+    if let Some(rate) = lane.rate_limit {
+        let s = spacing(rate);
+        let slots = match RATE_HORIZON.checked_sub(lane.slot_in) {
+            None => 0,
+            Some(left) => (left.as_secs_f64() / s.as_secs_f64()).floor() as i32 + 1,
+        };
+        room = room.min(slots);
+    }
+    room.max(0)
+}
+
+/// Shares `want` claims among `lanes` (in their order: the oldest due work
+/// first), one per lane per round, within each lane's room and its tenant's.
+pub fn plan(
+    lanes: &[Lane],
+    tenant_in_flight: &HashMap<String, i32>,
+    want: usize,
+    limits: &Limits,
+) -> Plan {
+    let rooms: Vec<i32> = lanes
+        .iter()
+        .map(|l| {
+            let work = l.walked.len() as i32 + if l.has_parked { i32::MAX / 2 } else { 0 };
+            room(l, limits.max_in_flight).min(work)
+        })
+        .collect();
+    let mut tenant_room: HashMap<&str, i32> = HashMap::new();
+    for l in lanes {
+        if l.tenant != DEFAULT_TENANT {
+            let used = tenant_in_flight.get(&l.tenant).copied().unwrap_or(0);
+            tenant_room.insert(&l.tenant, (limits.tenant_cap - used).max(0));
+        }
+    }
+    let mut take = vec![0; lanes.len()];
+    let mut total = 0;
+    let mut progress = true;
+    while total < want && progress {
+        progress = false;
+        for (i, l) in lanes.iter().enumerate() {
+            if total == want {
+                break;
+            }
+            if take[i] >= rooms[i] {
+                continue;
+            }
+            if let Some(r) = tenant_room.get_mut(l.tenant.as_str()) {
+                if *r == 0 {
+                    continue;
+                }
+                *r -= 1;
+            }
+            take[i] += 1;
+            total += 1;
+            progress = true;
+        }
+    }
+    // Walked rows left behind by a lane's own limits (not by the size of this
+    // claim) are parked, so the next claims do not read past them.
+    let park = if total < want {
+        lanes
+            .iter()
+            .zip(&take)
+            .filter(|(l, t)| (**t as usize) < l.walked.len())
+            .map(|(l, _)| l.webhook_id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Plan { take, park }
+}
+
+/// Claims up to `want` due deliveries, each within its lane's limits, and
+/// leases them.
+pub async fn claim(client: &mut Client, want: usize, limits: &Limits) -> Result<Claim, StoreError> {
+    let sent = Instant::now();
+    let tx = client.transaction().await?;
+    let walk = i64::try_from(want.saturating_mul(4).max(64)).unwrap_or(i64::MAX);
+    let waiting_lanes = i64::try_from(want.max(16)).unwrap_or(i64::MAX);
+    let stmt = tx.prepare_cached(sql::CLAIM_LANES).await?;
+    let rows = tx.query(&stmt, &[&walk, &waiting_lanes]).await?;
+    let answered = Instant::now();
+    let mut lanes: Vec<Lane> = rows
+        .iter()
+        .map(|r| {
+            let slot_in_us: i64 = r.get("slot_in_us");
+            let paused_for_ms: Option<i64> = r.get("paused_for_ms");
+            Lane {
+                webhook_id: r.get("webhook_id"),
+                tenant: r.get("tenant"),
+                max_in_flight: r.get("max_in_flight"),
+                rate_limit: r.get("rate_limit"),
+                trips: r.get("trips"),
+                paused: paused_for_ms.is_some_and(|ms| ms > 0),
+                has_parked: r.get("parked"),
+                slot_in: Duration::from_micros(u64::try_from(slot_in_us).unwrap_or(0)),
+                walked: r.get("walked"),
+                in_flight: 0,
+            }
+        })
+        .collect();
+    if lanes.is_empty() {
+        tx.commit().await?;
+        return Ok(Claim::default());
+    }
+    // Lanes with the oldest walked work first; lanes with only parked work after.
+    lanes.sort_by_key(|l| l.walked.is_empty());
+    let ids: Vec<Uuid> = lanes.iter().map(|l| l.webhook_id).collect();
+    let mut tenants: Vec<String> = lanes
+        .iter()
+        .filter(|l| l.tenant != DEFAULT_TENANT)
+        .map(|l| l.tenant.clone())
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let stmt = tx.prepare_cached(sql::CLAIM_COUNTS).await?;
+    let counts = tx.query_one(&stmt, &[&ids, &tenants]).await?;
+    let lane_counts: Vec<i32> = counts.get("lanes");
+    let tenant_counts: Vec<i32> = counts.get("tenants");
+    for (lane, n) in lanes.iter_mut().zip(lane_counts) {
+        lane.in_flight = n;
+    }
+    let tenant_in_flight: HashMap<String, i32> = tenants.into_iter().zip(tenant_counts).collect();
+    let plan = plan(&lanes, &tenant_in_flight, want, limits);
+
+    let has_parked: Vec<bool> = lanes.iter().map(|l| l.has_parked).collect();
+    let walked: Vec<Uuid> = lanes
+        .iter()
+        .flat_map(|l| l.walked.iter().copied())
+        .collect();
+    let spacing_us: Vec<i64> = lanes
+        .iter()
+        .map(|l| {
+            l.rate_limit.map_or(0, |r| {
+                i64::try_from(spacing(r).as_micros()).unwrap_or(i64::MAX)
+            })
+        })
+        .collect();
+    let lease_ms = i64::try_from(limits.lease.as_millis()).unwrap_or(i64::MAX);
+    let stmt = tx.prepare_cached(sql::CLAIM_TAKE).await?;
+    let rows = tx
         .query(
             &stmt,
             &[
-                &limit,
+                &ids,
+                &plan.take,
+                &has_parked,
+                &walked,
+                &plan.park,
                 &lease_ms,
-                &spread.excluded,
-                &look_ahead,
-                &spread.busy,
-                &spread.busy_counts,
-                &spread.cap,
-                &spread.excluded_tenants,
-                &spread.busy_tenants,
-                &spread.busy_tenant_counts,
-                &spread.tenant_cap,
+                &spacing_us,
             ],
         )
         .await?;
-    Ok(rows
+    tx.commit().await?;
+
+    let by_id: HashMap<Uuid, &Lane> = lanes.iter().map(|l| (l.webhook_id, l)).collect();
+    let mut place: HashMap<Uuid, u32> = HashMap::new();
+    let deliveries = rows
         .iter()
-        .map(|r| Claimed {
-            id: r.get("id"),
-            webhook_id: r.get("webhook_id"),
-            tenant: r.get("tenant"),
-            attempt: r.get("attempts"),
-            attempt_in_budget: r.get("attempt_in_budget"),
-            webhook_version: r.get("webhook_version"),
-            event_type: r.get("event_type"),
-            payload: r.get("payload"),
-            event_created_at: r.get("event_created_at"),
+        .map(|r| {
+            let webhook_id: Uuid = r.get("webhook_id");
+            // The n-th row taken from a rate-limited lane has the n-th slot
+            // from the lane's next one (the rows come back in that order).
+            let slot = by_id
+                .get(&webhook_id)
+                .and_then(|l| l.rate_limit.map(|rate| (l.slot_in, spacing(rate))))
+                .map(|(first, s)| {
+                    let n = place.entry(webhook_id).or_insert(0);
+                    let at = answered + first + s * *n;
+                    *n += 1;
+                    at
+                });
+            Claimed {
+                id: r.get("id"),
+                webhook_id,
+                tenant: r.get("tenant"),
+                attempt: r.get("attempts"),
+                attempt_in_budget: r.get("attempt_in_budget"),
+                webhook_version: r.get("webhook_version"),
+                event_type: r.get("event_type"),
+                payload: r.get("payload"),
+                event_created_at: r.get("event_created_at"),
+                deadline: sent + limits.lease,
+                slot,
+                ordered: r.get("ordered"),
+            }
         })
-        .collect())
+        .collect();
+    Ok(Claim {
+        deliveries,
+        more: !plan.park.is_empty(),
+    })
 }
 
-/// How far a claim of `limit` looks ahead in the queue: a few batches, so a
-/// backlog of capped webhooks cannot hide the rest.
-fn look_ahead(limit: i64) -> i64 {
-    limit.saturating_mul(4).max(64)
-}
-
-/// Moves the due rows of webhooks that may take nothing now, that a claim of
-/// `limit` would meet, to when each is expected to be taken: `resume_in_ms`,
-/// then one every `spacing_ms` (a rate limit's slots; 0 for a pause). Returns
-/// how many moved.
-pub async fn defer_paused(
-    client: &Client,
-    paused: &[Uuid],
-    resume_in_ms: &[i64],
-    spacing_ms: &[i64],
-    limit: usize,
-) -> Result<u64, StoreError> {
-    let stmt = client.prepare_cached(sql::DEFER_PAUSED).await?;
-    let look_ahead = look_ahead(i64::try_from(limit).unwrap_or(i64::MAX));
-    Ok(client
-        .execute(&stmt, &[&paused, &resume_in_ms, &look_ahead, &spacing_ms])
-        .await?)
-}
-
-/// Takes the next send slot of a webhook limited to one attempt every
-/// `spacing`, shared by every process; returns how long until it starts.
-pub async fn take_rate_slot(
-    client: &Client,
-    webhook_id: Uuid,
-    spacing: Duration,
-) -> Result<Duration, StoreError> {
-    let stmt = client.prepare_cached(sql::RATE_SLOT_TAKE).await?;
-    let spacing_us = i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX);
-    let row = client.query_one(&stmt, &[&webhook_id, &spacing_us]).await?;
-    let wait_us: i64 = row.get("wait_us");
-    Ok(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
-}
-
-/// How long until the earliest pending delivery outside the `excluded`
-/// webhooks and `excluded_tenants` is due (zero if one is due now), or `None`
-/// when none is pending.
-pub async fn next_due(
-    client: &Client,
-    excluded: &[Uuid],
-    excluded_tenants: &[String],
-) -> Result<Option<Duration>, StoreError> {
+/// How long until something may be claimable (zero if something is due
+/// now), or `None` when nothing is pending (sql/next_due.sql).
+pub async fn next_due(client: &Client) -> Result<Option<Duration>, StoreError> {
     let stmt = client.prepare_cached(sql::NEXT_DUE).await?;
-    let wait_ms: Option<i64> = client
-        .query_one(&stmt, &[&excluded, &excluded_tenants])
-        .await?
-        .get("wait_ms");
+    let wait_ms: Option<i64> = client.query_one(&stmt, &[]).await?.get("wait_ms");
     Ok(wait_ms.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lane(tenant: &str, walked: usize) -> Lane {
+        Lane {
+            webhook_id: Uuid::new_v4(),
+            tenant: tenant.into(),
+            max_in_flight: None,
+            rate_limit: None,
+            trips: 0,
+            paused: false,
+            has_parked: false,
+            slot_in: Duration::ZERO,
+            walked: (0..walked).map(|_| Uuid::new_v4()).collect(),
+            in_flight: 0,
+        }
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            max_in_flight: 10,
+            tenant_cap: 4,
+            lease: Duration::from_secs(40),
+        }
+    }
+
+    #[test]
+    fn lanes_share_a_claim_round_robin_within_their_room() {
+        let mut busy = lane("default", 100);
+        busy.in_flight = 7;
+        let quiet = lane("default", 2);
+        let p = plan(&[busy.clone(), quiet], &HashMap::new(), 256, &limits());
+        assert_eq!(p.take, vec![3, 2], "the busy lane has 3 places left");
+        assert_eq!(p.park, vec![busy.webhook_id], "its other rows are parked");
+        let p = plan(
+            &[lane("default", 100), lane("default", 100)],
+            &HashMap::new(),
+            5,
+            &limits(),
+        );
+        assert_eq!(p.take, vec![3, 2]);
+        assert!(p.park.is_empty(), "cut by the claim's size: nothing parked");
+    }
+
+    #[test]
+    fn a_tenant_cap_spans_its_lanes() {
+        let lanes = [lane("acme", 5), lane("acme", 5), lane("other", 1)];
+        let used = HashMap::from([("acme".to_owned(), 1)]);
+        let p = plan(&lanes, &used, 256, &limits());
+        assert_eq!(p.take, vec![2, 1, 1]);
+        assert_eq!(p.park.len(), 2);
+    }
+
+    #[test]
+    fn paused_lanes_take_nothing_and_probing_lanes_one_at_a_time() {
+        let mut paused = lane("default", 3);
+        paused.paused = true;
+        let mut probing = lane("default", 3);
+        probing.trips = 2;
+        let mut probed = probing.clone();
+        probed.in_flight = 1;
+        let p = plan(&[paused, probing, probed], &HashMap::new(), 256, &limits());
+        assert_eq!(p.take, vec![0, 1, 0]);
+    }
+
+    #[test]
+    fn a_rate_limit_takes_the_slots_of_the_next_second() {
+        let mut limited = lane("default", 100);
+        limited.max_in_flight = Some(1000);
+        limited.rate_limit = Some(20);
+        assert_eq!(
+            plan(&[limited.clone()], &HashMap::new(), 256, &limits()).take,
+            vec![20]
+        );
+        limited.slot_in = Duration::from_millis(900);
+        assert_eq!(
+            plan(&[limited.clone()], &HashMap::new(), 256, &limits()).take,
+            vec![2]
+        );
+        limited.slot_in = Duration::from_millis(1500);
+        assert_eq!(
+            plan(&[limited], &HashMap::new(), 256, &limits()).take,
+            vec![0]
+        );
+    }
+
+    #[test]
+    fn slots_are_a_little_wider_than_the_limit() {
+        assert!(spacing(1000) > Duration::from_millis(1));
+        assert!(spacing(1000) < Duration::from_micros(1020));
+        assert!(spacing(1) > Duration::from_secs(1));
+    }
 }

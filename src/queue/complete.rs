@@ -2,8 +2,11 @@
 //!
 //! A batch in which a delivery reaches `failed` is written in a transaction
 //! with its `hookrelay.delivery.dead_lettered` events, so a dead letter is
-//! never recorded without its notice (nor the notice without it). Every other
-//! batch is the one statement, as before.
+//! never recorded without its notice (nor the notice without it); one that
+//! finishes deliveries with an ordering key, with the statement that brings
+//! the next of each key forward (sql/ordering_next.sql). Every other batch is
+//! the one statement. The statement also keeps each webhook's circuit
+//! breaker, in its lane, from whether each receiver looked healthy.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -51,8 +54,13 @@ pub struct Completion {
     /// The webhook's custom headers the attempt carried, as JSON; shared with
     /// the cached target, so recording them copies nothing.
     pub request_headers: Option<Arc<str>>,
-    /// This attempt's failure made the circuit breaker pause the webhook.
+    /// The receiver answered, and not with a 5xx or a 429: the breaker's input.
+    pub healthy: bool,
+    /// This attempt's failure made the circuit breaker pause the webhook
+    /// (set when the batch is written).
     pub paused: bool,
+    /// The delivery has an ordering key: finishing it may bring the next forward.
+    pub ordered: bool,
 }
 
 impl Completion {
@@ -81,24 +89,62 @@ pub struct Written {
     pub accepted: HashSet<Uuid>,
     /// The run of failures of each webhook with an accepted outcome.
     pub runs: HashMap<Uuid, Run>,
+    /// Webhooks whose breaker this batch tripped.
+    pub tripped: HashSet<Uuid>,
 }
 
 /// Writes a batch of completions: in one statement, or, when some delivery
 /// reaches `failed`, in a transaction with its dead-lettered events.
-pub async fn complete(client: &mut Client, batch: &[Completion]) -> Result<Written, StoreError> {
-    if batch.iter().all(|c| c.status != Status::Failed) {
-        return write(&*client, batch).await;
+pub async fn complete(
+    client: &mut Client,
+    batch: &mut [Completion],
+) -> Result<Written, StoreError> {
+    let finished = |c: &Completion| c.status != Status::Pending;
+    let ordered = batch.iter().any(|c| c.ordered && finished(c));
+    let written = if batch.iter().all(|c| c.status != Status::Failed) && !ordered {
+        write(&*client, batch).await?
+    } else {
+        let tx = client.transaction().await?;
+        let written = write(&tx, batch).await?;
+        let accepted = |c: &&Completion| written.accepted.contains(&c.id);
+        let failed: Vec<Uuid> = batch
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .filter(accepted)
+            .map(|c| c.id)
+            .collect();
+        operational::dead_lettered(&tx, &failed).await?;
+        let done: Vec<Uuid> = batch
+            .iter()
+            .filter(|c| c.ordered && finished(c))
+            .filter(accepted)
+            .map(|c| c.id)
+            .collect();
+        ordering_next(&tx, &done).await?;
+        tx.commit().await?;
+        written
+    };
+    // The breaker tripped on a webhook's last unhealthy attempt in the batch.
+    for webhook in &written.tripped {
+        if let Some(c) = batch
+            .iter_mut()
+            .filter(|c| c.webhook_id == *webhook && !c.healthy)
+            .max_by_key(|c| c.started_at)
+        {
+            c.paused = true;
+        }
     }
-    let tx = client.transaction().await?;
-    let written = write(&tx, batch).await?;
-    let failed: Vec<Uuid> = batch
-        .iter()
-        .filter(|c| c.status == Status::Failed && written.accepted.contains(&c.id))
-        .map(|c| c.id)
-        .collect();
-    operational::dead_lettered(&tx, &failed).await?;
-    tx.commit().await?;
     Ok(written)
+}
+
+/// Brings forward the next delivery of each ordering key that `done` finished.
+/// Run after the statement that finished them, in the same transaction.
+pub async fn ordering_next(client: &impl GenericClient, done: &[Uuid]) -> Result<u64, StoreError> {
+    if done.is_empty() {
+        return Ok(0);
+    }
+    let stmt = client.prepare_cached(sql::ORDERING_NEXT).await?;
+    Ok(client.execute(&stmt, &[&done]).await?)
 }
 
 async fn write(client: &impl GenericClient, batch: &[Completion]) -> Result<Written, StoreError> {
@@ -121,6 +167,7 @@ async fn write(client: &impl GenericClient, batch: &[Completion]) -> Result<Writ
     let durations: Vec<i32> = batch.iter().map(|c| c.duration_ms).collect();
     let bodies: Vec<Option<&str>> = batch.iter().map(|c| c.response_body.as_deref()).collect();
     let headers: Vec<Option<&str>> = batch.iter().map(|c| c.request_headers.as_deref()).collect();
+    let healthy: Vec<bool> = batch.iter().map(|c| c.healthy).collect();
     let rows = client
         .query(
             &stmt,
@@ -135,6 +182,7 @@ async fn write(client: &impl GenericClient, batch: &[Completion]) -> Result<Writ
                 &durations,
                 &bodies,
                 &headers,
+                &healthy,
             ],
         )
         .await?;
@@ -147,7 +195,11 @@ async fn write(client: &impl GenericClient, batch: &[Completion]) -> Result<Writ
             attempts: row.get("failing_attempts"),
             paused: row.get("failing_paused"),
         };
-        written.runs.insert(row.get("webhook_id"), run);
+        let webhook_id: Uuid = row.get("webhook_id");
+        if row.get::<_, bool>("tripped") {
+            written.tripped.insert(webhook_id);
+        }
+        written.runs.insert(webhook_id, run);
     }
     Ok(written)
 }

@@ -159,7 +159,9 @@ mod tests {
             started_at: DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::milliseconds(ms),
             duration_ms: 1,
             response_body: None,
+            healthy: status == Status::Success,
             paused,
+            ordered: false,
             request_headers: None,
         }
     }
@@ -168,6 +170,7 @@ mod tests {
         Written {
             accepted: batch.iter().map(|c| c.id).collect(),
             runs: batch.iter().map(|c| (c.webhook_id, run)).collect(),
+            tripped: Default::default(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The deliveries table as a queue: claim, complete, rescue, release.
 //!
-//! A claim is one short statement (`sql/claim_due.sql`) that takes a batch of due
-//! rows with `FOR UPDATE SKIP LOCKED`, marks them `processing` with a lease
+//! A claim is one short transaction (`claim.rs`, `sql/claim_*.sql`) that
+//! decides which due rows go next, within every lane's limits, takes them with
+//! `FOR UPDATE SKIP LOCKED`, marks them `processing` with a lease
 //! (`lease_expires_at`) and bumps `attempts`. It commits before anything is sent:
 //! no transaction is open while a receiver is called.
 //!
@@ -12,11 +13,11 @@
 //! outcome is logged and dropped. The rescuer hands back rows whose lease ran
 //! out, which is how a killed process's claims come back.
 
-mod claim;
+pub mod claim;
 mod complete;
 pub mod failing;
 mod rescue;
 
-pub use claim::{claim, defer_paused, next_due, take_rate_slot, Claimed, Spread};
+pub use claim::{claim, next_due, Claim, Claimed, Limits, RATE_LATE};
 pub use complete::{complete, Completion, Status, Written};
 pub use rescue::{reconcile_held, release, rescue_expired, Release};

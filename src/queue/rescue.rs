@@ -19,6 +19,12 @@ pub async fn rescue_expired(client: &mut Client, max_attempts: i32) -> Result<u6
         .map(|r| r.get("id"))
         .collect();
     operational::dead_lettered(&tx, &failed).await?;
+    let ordered: Vec<Uuid> = rows
+        .iter()
+        .filter(|r| r.get::<_, bool>("failed") && r.get::<_, bool>("ordered"))
+        .map(|r| r.get("id"))
+        .collect();
+    super::complete::ordering_next(&tx, &ordered).await?;
     tx.commit().await?;
     Ok(rows.len() as u64)
 }

@@ -25,6 +25,18 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Its event's ordering key, if it has one.
+    pub ordering_key: Option<String>,
+    /// What holds it while pending: null (due, or being sent), `retry`,
+    /// `ordering`, `rate_limit`, `concurrency`, `paused` or `held`.
+    #[schema(value_type = Option<String>)]
+    pub waiting_for: Option<String>,
+    /// With `waiting_for: ordering`: the delivery ahead of it under its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behind: Option<Uuid>,
+    /// With `waiting_for: paused`: when its webhook's breaker lets attempts through again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<DateTime<Utc>>,
 }
 
 impl Delivery {
@@ -45,6 +57,10 @@ impl Delivery {
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
             completed_at: row.get("completed_at"),
+            ordering_key: row.get("ordering_key"),
+            waiting_for: row.get("waiting_for"),
+            behind: row.get("behind"),
+            paused_until: row.get("paused_until"),
         }
     }
 }
@@ -178,7 +194,7 @@ pub async fn list(
 }
 
 pub enum Retry {
-    Requeued(Delivery),
+    Requeued(Box<Delivery>),
     NotFound,
     /// The delivery is pending or processing: it is already on its way.
     Busy(String),
@@ -193,7 +209,7 @@ pub async fn retry(client: &Client, id: Uuid, scope: Scope<'_>) -> Result<Retry,
     if let Some(row) =
         retry_transient(|| async move { client.query_opt(stmt, &[&id, &tenant]).await }).await?
     {
-        return Ok(Retry::Requeued(Delivery::from_row(&row)));
+        return Ok(Retry::Requeued(Box::new(Delivery::from_row(&row))));
     }
     Ok(match get(client, id, scope).await? {
         None => Retry::NotFound,

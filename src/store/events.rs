@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::ingest::{insert_events, Ingest, Inserted};
 use super::{Client, Page, Pool, Scope, StoreError};
-use crate::domain::{EventType, Payload, TenantKey};
+use crate::domain::{EventType, OrderingKey, Payload, TenantKey};
 use crate::sql;
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
@@ -21,6 +21,9 @@ pub struct Event {
     pub event_type: String,
     #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
+    /// Events of one tenant that share it reach each webhook one at a time, in
+    /// the order they were accepted.
+    pub ordering_key: Option<String>,
     pub created_at: DateTime<Utc>,
     /// How many deliveries the event was fanned out to.
     pub deliveries: i64,
@@ -35,6 +38,7 @@ impl Event {
             event_type: row.get("type"),
             payload: RawValue::from_string(payload)
                 .map_err(|e| StoreError::Inconsistent(format!("payload is not JSON: {e}")))?,
+            ordering_key: row.get("ordering_key"),
             created_at: row.get("created_at"),
             deliveries: row.get("deliveries"),
         })
@@ -59,16 +63,31 @@ pub async fn emit(
     tenant: &TenantKey,
     event_type: &EventType,
     payload: Payload<'_>,
+    ordering_key: Option<&OrderingKey>,
     idempotency_key: Option<&str>,
 ) -> Result<Emitted, StoreError> {
+    let ordering_key = ordering_key.map(OrderingKey::as_str);
     let payload = payload.raw();
     let id = Uuid::now_v7();
     let Some(key) = idempotency_key else {
         let inserted = ingest
-            .insert(id, tenant.as_str(), event_type.as_str(), payload.get())
+            .insert(
+                id,
+                tenant.as_str(),
+                event_type.as_str(),
+                payload.get(),
+                ordering_key,
+            )
             .await?;
         return Ok(match inserted {
-            Some(inserted) => Emitted::Created(created(id, tenant, event_type, payload, inserted)),
+            Some(inserted) => Emitted::Created(created(
+                id,
+                tenant,
+                event_type,
+                payload,
+                ordering_key,
+                inserted,
+            )),
             None => Emitted::NoTenant,
         });
     };
@@ -86,6 +105,7 @@ pub async fn emit(
             &[event_type.as_str()],
             &[payload.get()],
             &[tenant.as_str()],
+            &[ordering_key],
         )
         .await?;
         // No tenant: the transaction rolls back, the key's claim with it.
@@ -94,7 +114,12 @@ pub async fn emit(
         };
         tx.commit().await?;
         return Ok(Emitted::Created(created(
-            id, tenant, event_type, payload, inserted,
+            id,
+            tenant,
+            event_type,
+            payload,
+            ordering_key,
+            inserted,
         )));
     }
     let lookup = tx.prepare_cached(sql::IDEMPOTENCY_LOOKUP).await?;
@@ -116,6 +141,7 @@ fn created(
     tenant: &TenantKey,
     event_type: &EventType,
     payload: &RawValue,
+    ordering_key: Option<&str>,
     inserted: Inserted,
 ) -> Event {
     Event {
@@ -123,6 +149,7 @@ fn created(
         tenant: tenant.as_str().to_owned(),
         event_type: event_type.as_str().to_owned(),
         payload: payload.to_owned(),
+        ordering_key: ordering_key.map(str::to_owned),
         created_at: inserted.created_at,
         deliveries: inserted.deliveries,
     }

@@ -48,6 +48,7 @@ struct Job {
     tenant: String,
     event_type: String,
     payload: String,
+    ordering_key: Option<String>,
     reply: oneshot::Sender<Result<Option<Inserted>, StoreError>>,
 }
 
@@ -76,6 +77,7 @@ impl Ingest {
         tenant: &str,
         event_type: &str,
         payload: &str,
+        ordering_key: Option<&str>,
     ) -> Result<Option<Inserted>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
@@ -83,6 +85,7 @@ impl Ingest {
             tenant: tenant.to_owned(),
             event_type: event_type.to_owned(),
             payload: payload.to_owned(),
+            ordering_key: ordering_key.map(str::to_owned),
             reply,
         };
         self.jobs
@@ -97,17 +100,40 @@ impl Ingest {
 
 /// Inserts events and their fan-out in one statement (in `client`'s transaction,
 /// if any). An event whose tenant does not exist is not in the answer.
+/// Events with an ordering key take their places in its sequences in the
+/// order given; a batch without any keeps to the plain statement.
 pub async fn insert_events(
     client: &impl GenericClient,
     ids: &[Uuid],
     types: &[&str],
     payloads: &[&str],
     tenants: &[&str],
+    ordering_keys: &[Option<&str>],
 ) -> Result<HashMap<Uuid, Inserted>, StoreError> {
-    let stmt = client.prepare_cached(sql::EVENT_INSERT).await?;
-    let rows = client
-        .query(&stmt, &[&ids, &types, &payloads, &tenants])
-        .await?;
+    let rows = if ordering_keys.iter().all(Option::is_none) {
+        let stmt = client.prepare_cached(sql::EVENT_INSERT).await?;
+        client
+            .query(&stmt, &[&ids, &types, &payloads, &tenants])
+            .await?
+    } else {
+        let positions: Vec<i32> = (0..ids.len())
+            .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+            .collect();
+        let stmt = client.prepare_cached(sql::EVENT_INSERT_ORDERED).await?;
+        client
+            .query(
+                &stmt,
+                &[
+                    &ids,
+                    &types,
+                    &payloads,
+                    &tenants,
+                    &ordering_keys,
+                    &positions,
+                ],
+            )
+            .await?
+    };
     Ok(rows
         .iter()
         .map(|r| {
@@ -197,5 +223,6 @@ async fn write_batch_once(
     let types: Vec<&str> = batch.iter().map(|j| j.event_type.as_str()).collect();
     let payloads: Vec<&str> = batch.iter().map(|j| j.payload.as_str()).collect();
     let tenants: Vec<&str> = batch.iter().map(|j| j.tenant.as_str()).collect();
-    insert_events(&client, &ids, &types, &payloads, &tenants).await
+    let keys: Vec<Option<&str>> = batch.iter().map(|j| j.ordering_key.as_deref()).collect();
+    insert_events(&client, &ids, &types, &payloads, &tenants, &keys).await
 }

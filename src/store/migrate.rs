@@ -76,6 +76,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "no_delivery_foreign_keys",
         sql: include_str!("../../migrations/0012_no_delivery_foreign_keys.sql"),
     },
+    Migration {
+        version: 13,
+        name: "lanes",
+        sql: include_str!("../../migrations/0013_lanes.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

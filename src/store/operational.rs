@@ -126,6 +126,14 @@ async fn emit(
     let tenants = vec![TENANT; payloads.len()];
     let bodies: Vec<String> = payloads.iter().map(Value::to_string).collect();
     let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
-    insert_events(client, &ids, &types, &bodies, &tenants).await?;
+    insert_events(
+        client,
+        &ids,
+        &types,
+        &bodies,
+        &tenants,
+        &vec![None; ids.len()],
+    )
+    .await?;
     Ok(())
 }

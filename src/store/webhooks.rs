@@ -31,6 +31,9 @@ pub struct Webhook {
     pub disabled_reason: Option<String>,
     /// At most this many attempts per second, across every process; none: no limit.
     pub rate_limit: Option<i32>,
+    /// At most this many attempts under way at once, across every process;
+    /// null: HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK.
+    pub max_in_flight: Option<i32>,
     /// Sent with every attempt: `{"name": "value"}`.
     #[schema(value_type = std::collections::HashMap<String, String>)]
     pub headers: serde_json::Value,
@@ -49,6 +52,7 @@ impl Webhook {
             enabled: row.get("enabled"),
             disabled_reason: row.get("disabled_reason"),
             rate_limit: row.get("rate_limit"),
+            max_in_flight: row.get("max_in_flight"),
             headers: row.get("headers"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
@@ -64,6 +68,7 @@ pub struct NewWebhook {
     pub enabled: bool,
     pub secret: Secret,
     pub rate_limit: Option<i32>,
+    pub max_in_flight: Option<i32>,
     pub headers: CustomHeaders,
 }
 
@@ -76,6 +81,7 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
     pub description: Option<Option<String>>,
     pub rate_limit: Option<Option<i32>>,
+    pub max_in_flight: Option<Option<i32>>,
     pub headers: Option<CustomHeaders>,
 }
 
@@ -95,6 +101,7 @@ pub async fn insert(client: &Client, new: NewWebhook) -> Result<Option<Webhook>,
                 &new.rate_limit,
                 &Json(new.headers.as_map()),
                 &new.tenant.as_str(),
+                &new.max_in_flight,
             ],
         )
         .await?;
@@ -168,6 +175,8 @@ async fn update_once(
     let description = changes.description.clone().flatten();
     let set_rate_limit = changes.rate_limit.is_some();
     let rate_limit = changes.rate_limit.flatten();
+    let set_max_in_flight = changes.max_in_flight.is_some();
+    let max_in_flight = changes.max_in_flight.flatten();
     let headers = changes.headers.as_ref().map(|h| Json(h.as_map()));
     let Some(row) = tx
         .query_opt(
@@ -183,6 +192,8 @@ async fn update_once(
                 &rate_limit,
                 &headers,
                 &scope.param(),
+                &set_max_in_flight,
+                &max_in_flight,
             ],
         )
         .await?

@@ -425,13 +425,19 @@ async fn a_down_receiver_does_not_burn_its_backlogs_budget(url: &str) {
         0,
         "no delivery spent its budget"
     );
-    // Its backlog waits for the end of the pause (5 s) rather than stay due, so
-    // claims do not read past it again and again. Unpaused, every retry would be
-    // due within the schedule's 320 ms.
-    let deferred = count_where(
-        &app.db,
-        "status = 'pending' AND next_retry_at > now() + interval '1 second'",
-    )
-    .await;
-    assert!(deferred >= 250, "only {deferred} of 300 wait for the pause");
+    // Its backlog is parked for the pause (5 s) rather than stay due, so
+    // claims do not read past it again and again, and every delivery says why
+    // it waits. Unpaused, every retry would be due within the schedule's 320 ms.
+    let parked = count_where(&app.db, "status = 'pending' AND parked").await;
+    assert!(parked >= 250, "only {parked} of 300 parked for the pause");
+    let paused: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM waiting_deliveries WHERE waiting_for = 'paused'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(paused >= 250, "only {paused} of 300 wait for the pause");
 }

@@ -34,7 +34,11 @@ async fn behind_a_busy_writer(
 
     let first = tokio::spawn({
         let ingest = ingest.clone();
-        async move { ingest.insert(Uuid::now_v7(), "default", "a", "{}").await }
+        async move {
+            ingest
+                .insert(Uuid::now_v7(), "default", "a", "{}", None)
+                .await
+        }
     });
     let blocked = eventually(Duration::from_secs(10), || async {
         app.db
@@ -54,7 +58,7 @@ async fn behind_a_busy_writer(
     let all = join_all(
         queued
             .iter()
-            .map(|(id, tenant, payload)| ingest.insert(*id, tenant, "a", payload)),
+            .map(|(id, tenant, payload)| ingest.insert(*id, tenant, "a", payload, None)),
     );
     let release = async {
         tokio::task::yield_now().await;
@@ -182,10 +186,16 @@ async fn the_writers_run_the_generic_plan_however_small_their_first_batches() {
     let client = pool.get().await.unwrap();
     for n in 1..=8 {
         let tenant = format!("t{n}");
-        let inserted =
-            store::ingest::insert_events(&client, &[Uuid::now_v7()], &["a"], &["{}"], &[&tenant])
-                .await
-                .unwrap();
+        let inserted = store::ingest::insert_events(
+            &client,
+            &[Uuid::now_v7()],
+            &["a"],
+            &["{}"],
+            &[&tenant],
+            &[None],
+        )
+        .await
+        .unwrap();
         assert_eq!(inserted.len(), 1);
     }
     let plans = client

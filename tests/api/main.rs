@@ -19,6 +19,7 @@ mod openapi;
 mod operations;
 mod plans;
 mod rate_limit;
+mod scheduler;
 mod security;
 mod startup;
 mod tenant_lanes;
