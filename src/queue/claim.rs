@@ -37,9 +37,11 @@ use crate::store::{Client, StoreError};
 pub const RATE_HORIZON: Duration = Duration::from_secs(1);
 
 /// Slots are spaced this much wider than 1/`rate_limit`, so that an attempt
-/// that starts a little late (up to [`RATE_LATE`]) cannot bring `rate_limit`
-/// + 1 starts into one second.
-const RATE_SLACK: f64 = 1.01;
+/// that starts a little late (up to [`RATE_LATE`], plus the jitter of reading
+/// its webhook and opening a connection) cannot bring `rate_limit` + 1 starts
+/// into one second: 30 ms a second of room. With 1% (10 ms), a test of 5/s
+/// saw six requests in one second at the receiver.
+const RATE_SLACK: f64 = 1.03;
 
 /// How late after its slot an attempt may still start; later, it is handed
 /// back (its slot unused) rather than crowd the next second.
@@ -425,7 +427,7 @@ mod tests {
     #[test]
     fn slots_are_a_little_wider_than_the_limit() {
         assert!(spacing(1000) > Duration::from_millis(1));
-        assert!(spacing(1000) < Duration::from_micros(1020));
+        assert!(spacing(1000) < Duration::from_micros(1040));
         assert!(spacing(1) > Duration::from_secs(1));
     }
 }

@@ -55,13 +55,6 @@ pub(super) async fn run(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Co
         Waited::Got(worker) => worker,
         Waited::Stopped => return,
     };
-    let now = Instant::now();
-    let late = d.slot.is_some_and(|slot| now > slot + RATE_LATE);
-    if late || now + shared.config.delivery_timeout + START_MARGIN > d.deadline {
-        drop(worker);
-        hand_back(&shared, d, false).await;
-        return;
-    }
     // The webhook as it is now: a change announced since the claim applies.
     let target = match target_now(&shared, d.webhook_id).await {
         Ok(Some(target)) => target,
@@ -74,6 +67,14 @@ pub(super) async fn run(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Co
             return;
         }
     };
+    // Checked last, just before the send starts.
+    let now = Instant::now();
+    let late = d.slot.is_some_and(|slot| now > slot + RATE_LATE);
+    if late || now + shared.config.delivery_timeout + START_MARGIN > d.deadline {
+        drop(worker);
+        hand_back(&shared, d, false).await;
+        return;
+    }
     shared.metrics.attempt_started();
     let attempted = tokio::select! {
         a = shared.sender.send(d, &target) => a,
