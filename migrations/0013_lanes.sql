@@ -83,49 +83,51 @@ CREATE TRIGGER webhooks_lane AFTER INSERT ON webhooks
 
 DROP TABLE webhook_rate_slots;
 
--- Why a pending delivery waits (GET /deliveries answers it as waiting_for):
--- null when it is due or being sent. Read per row of a page, so it looks at
--- the delivery's own flags first and its lane only when they say nothing.
-CREATE FUNCTION delivery_waiting_for(
-    status text, held boolean, behind boolean, parked boolean, next_retry_at timestamptz, webhook_id uuid
-) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT CASE
-        WHEN status <> 'pending' THEN NULL
-        WHEN held THEN 'held'
-        WHEN behind THEN 'ordering'
-        WHEN next_retry_at > now() THEN 'retry'
-        ELSE (SELECT CASE
-                         WHEN l.paused_until > now() THEN 'paused'
-                         WHEN w.rate_limit IS NOT NULL AND l.next_slot > now() THEN 'rate_limit'
-                         WHEN parked THEN 'concurrency'
-                     END
-              FROM lanes l
-              JOIN webhooks w ON w.id = l.webhook_id
-              WHERE l.webhook_id = delivery_waiting_for.webhook_id)
-    END
+-- Why a pending delivery waits, as every delivery read answers it: the
+-- reason (null when it is due or being sent), and with it the delivery it is
+-- behind (ordering) or the end of its webhook's pause (paused). Its own flags
+-- say most; its lane is read only for a pending delivery.
+CREATE FUNCTION delivery_waiting(
+    status text, held boolean, is_behind boolean, parked boolean, next_retry_at timestamptz,
+    webhook_id uuid, ordering_key text, ordering_seq bigint,
+    OUT waiting_for text, OUT behind uuid, OUT paused_until timestamptz
+) LANGUAGE sql STABLE AS $$
+    SELECT waiting.reason,
+           CASE WHEN waiting.reason = 'ordering' THEN (
+               SELECT x.id
+               FROM deliveries x
+               WHERE x.webhook_id = delivery_waiting.webhook_id
+                 AND x.ordering_key = delivery_waiting.ordering_key
+                 AND x.ordering_seq < delivery_waiting.ordering_seq
+                 AND x.status IN ('pending', 'processing')
+               ORDER BY x.ordering_seq DESC
+               LIMIT 1) END,
+           CASE WHEN waiting.reason = 'paused' THEN lane.paused_until END
+    FROM (SELECT 1) one
+    LEFT JOIN (
+        SELECT l.paused_until, l.next_slot, w.rate_limit
+        FROM lanes l
+        JOIN webhooks w ON w.id = l.webhook_id
+        WHERE l.webhook_id = delivery_waiting.webhook_id AND delivery_waiting.status = 'pending'
+    ) lane ON true
+    CROSS JOIN LATERAL (
+        SELECT CASE
+            WHEN delivery_waiting.status <> 'pending' THEN NULL
+            WHEN delivery_waiting.held THEN 'held'
+            WHEN delivery_waiting.is_behind THEN 'ordering'
+            WHEN delivery_waiting.next_retry_at > now() THEN 'retry'
+            WHEN lane.paused_until > now() THEN 'paused'
+            WHEN lane.rate_limit IS NOT NULL AND lane.next_slot > now() THEN 'rate_limit'
+            WHEN delivery_waiting.parked THEN 'concurrency'
+        END AS reason
+    ) waiting
 $$;
-COMMENT ON FUNCTION delivery_waiting_for(text, boolean, boolean, boolean, timestamptz, uuid) IS 'What holds a pending delivery: held (webhook disabled), ordering (an earlier delivery with its key), retry (until next_retry_at), paused (the breaker, until lanes.paused_until), rate_limit, concurrency (max_in_flight or the tenant''s cap); null when due or being sent.';
-
--- The delivery a `behind` one waits for: the one just ahead of it in its sequence.
-CREATE FUNCTION delivery_ahead(
-    behind boolean, webhook_id uuid, ordering_key text, ordering_seq bigint
-) RETURNS uuid LANGUAGE sql STABLE AS $$
-    SELECT x.id
-    FROM deliveries x
-    WHERE delivery_ahead.behind
-      AND x.webhook_id = delivery_ahead.webhook_id AND x.ordering_key = delivery_ahead.ordering_key
-      AND x.ordering_seq < delivery_ahead.ordering_seq AND x.status IN ('pending', 'processing')
-    ORDER BY x.ordering_seq DESC
-    LIMIT 1
-$$;
-COMMENT ON FUNCTION delivery_ahead(boolean, uuid, text, bigint) IS 'For a delivery waiting for ordering: the unfinished delivery just ahead of it with the same webhook and ordering key.';
+COMMENT ON FUNCTION delivery_waiting(text, boolean, boolean, boolean, timestamptz, uuid, text, bigint) IS 'What holds a pending delivery: held (webhook disabled), ordering (behind: the unfinished delivery just ahead of it under its key), retry (until next_retry_at), paused (the breaker, until paused_until), rate_limit, concurrency (max_in_flight or the tenant''s cap); null when due or being sent.';
 
 CREATE VIEW waiting_deliveries AS
-SELECT d.id, d.webhook_id, d.tenant, d.ordering_key, d.next_retry_at,
-       delivery_waiting_for(d.status, d.held, d.behind, d.parked, d.next_retry_at, d.webhook_id) AS waiting_for,
-       delivery_ahead(d.behind, d.webhook_id, d.ordering_key, d.ordering_seq) AS behind,
-       l.paused_until
+SELECT d.id, d.webhook_id, d.tenant, d.ordering_key, d.next_retry_at, w.*
 FROM deliveries d
-LEFT JOIN lanes l ON l.webhook_id = d.webhook_id
+CROSS JOIN LATERAL delivery_waiting(d.status, d.held, d.behind, d.parked, d.next_retry_at,
+                                    d.webhook_id, d.ordering_key, d.ordering_seq) w
 WHERE d.status = 'pending';
 COMMENT ON VIEW waiting_deliveries IS 'Every pending delivery and what holds it (waiting_for; behind: the delivery it waits for under its ordering key; paused_until: the end of its webhook''s breaker pause).';

@@ -19,7 +19,7 @@
 -- What each lane has in flight is counted by the next statement, with a
 -- snapshot taken after these locks are held (claim_counts.sql).
 WITH walked AS MATERIALIZED (
-    SELECT ctid, id, webhook_id, tenant, next_retry_at
+    SELECT id, webhook_id, next_retry_at
     FROM deliveries
     WHERE status = 'pending' AND NOT held AND NOT parked AND NOT behind AND next_retry_at <= now()
     ORDER BY next_retry_at
@@ -47,17 +47,20 @@ WITH walked AS MATERIALIZED (
     FROM locked
     JOIN webhooks w ON w.id = locked.webhook_id
     WHERE w.enabled AND w.deleted_at IS NULL
+), walked_by_lane AS MATERIALIZED (
+    SELECT webhook_id, array_agg(id ORDER BY next_retry_at) AS walked
+    FROM walked
+    GROUP BY webhook_id
 ), tenant AS MATERIALIZED (
     SELECT t.tenant,
            t.tenant = 'default' OR pg_try_advisory_xact_lock(26738, hashtext(t.tenant)) AS mine
     FROM (SELECT DISTINCT tenant FROM lane) t
 )
 SELECT lane.webhook_id, lane.tenant, lane.max_in_flight, lane.rate_limit, lane.trips,
-       lane.parked,
+       lane.parked, coalesce(lane.paused_until > now(), false) AS paused,
        (extract(epoch FROM greatest(lane.next_slot, now()) - now()) * 1000000)::bigint AS slot_in_us,
-       (extract(epoch FROM lane.paused_until - now()) * 1000)::bigint AS paused_for_ms,
-       coalesce((SELECT array_agg(w.id ORDER BY w.next_retry_at)
-                 FROM walked w WHERE w.webhook_id = lane.webhook_id), '{}') AS walked
+       coalesce(walked_by_lane.walked, '{}') AS walked
 FROM lane
 JOIN tenant USING (tenant)
+LEFT JOIN walked_by_lane USING (webhook_id)
 WHERE tenant.mine;

@@ -15,11 +15,7 @@
 SELECT page.id, page.tenant, page.webhook_id, page.event_id, page.status, page.attempts, page.next_retry_at,
        page.last_status_code, page.last_error, page.created_at, page.updated_at, page.completed_at,
        page.ordering_key,
-       delivery_waiting_for(page.status, page.held, page.behind, page.parked, page.next_retry_at, page.webhook_id)
-         AS waiting_for,
-       delivery_ahead(page.behind, page.webhook_id, page.ordering_key, page.ordering_seq) AS behind,
-       (SELECT l.paused_until FROM lanes l WHERE l.webhook_id = page.webhook_id AND l.paused_until > now())
-         AS paused_until
+       waiting.waiting_for, waiting.behind, waiting.paused_until
 FROM (
     SELECT id, tenant, webhook_id, event_id, status, attempts, next_retry_at, last_status_code,
            last_error, created_at, updated_at, completed_at,
@@ -35,4 +31,6 @@ FROM (
     ORDER BY created_at DESC, id DESC
     LIMIT $3
 ) page
+CROSS JOIN LATERAL delivery_waiting(page.status, page.held, page.behind, page.parked, page.next_retry_at,
+                                    page.webhook_id, page.ordering_key, page.ordering_seq) waiting
 ORDER BY page.created_at DESC, page.id DESC;

@@ -11,16 +11,20 @@ WITH w AS MATERIALIZED (
     WHERE w.id = (SELECT webhook_id FROM deliveries WHERE id = $1 AND ($2::text IS NULL OR tenant = $2))
       AND w.deleted_at IS NULL
     FOR SHARE
+), retried AS (
+    UPDATE deliveries d
+    SET status = 'pending', next_retry_at = now(), budget_start = d.attempts,
+        completed_at = NULL, updated_at = now(), held = NOT w.enabled,
+        -- Sent ahead of nothing: out of its ordering key's sequence.
+        ordering_seq = NULL, parked = false, behind = false
+    FROM w
+    WHERE d.id = $1 AND d.webhook_id = w.id AND d.status IN ('success', 'failed')
+    RETURNING d.*
 )
-UPDATE deliveries d
-SET status = 'pending', next_retry_at = now(), budget_start = d.attempts,
-    completed_at = NULL, updated_at = now(), held = NOT w.enabled,
-    -- Sent ahead of nothing: out of its ordering key's sequence.
-    ordering_seq = NULL, parked = false, behind = false
-FROM w
-WHERE d.id = $1 AND d.webhook_id = w.id AND d.status IN ('success', 'failed')
-RETURNING d.id, d.tenant, d.webhook_id, d.event_id, d.status, d.attempts, d.next_retry_at, d.last_status_code,
-          d.last_error, d.created_at, d.updated_at, d.completed_at, d.ordering_key,
-          -- Due now and out of any sequence: only a disabled webhook holds it.
-          CASE WHEN d.held THEN 'held' END AS waiting_for, NULL::uuid AS behind,
-          NULL::timestamptz AS paused_until;
+-- What holds it now: its webhook may be disabled, paused or limited.
+SELECT d.id, d.tenant, d.webhook_id, d.event_id, d.status, d.attempts, d.next_retry_at, d.last_status_code,
+       d.last_error, d.created_at, d.updated_at, d.completed_at, d.ordering_key,
+       waiting.waiting_for, waiting.behind, waiting.paused_until
+FROM retried d
+CROSS JOIN LATERAL delivery_waiting(d.status, d.held, d.behind, d.parked, d.next_retry_at,
+                                    d.webhook_id, d.ordering_key, d.ordering_seq) waiting;

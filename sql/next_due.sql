@@ -4,8 +4,9 @@
 -- parked rows whose pause ends, or whose next rate-limit slot comes within
 -- the claim's horizon of a second (index lanes_parked). Lanes parked at
 -- their max_in_flight or their tenant's cap get room when an attempt
--- finishes, and the completer wakes the producer then. Written as ORDER BY … LIMIT 1 rather than min(): with
--- stale statistics the planner ran min() as a scan of every pending row.
+-- finishes, and the completer wakes the producer then. The due index is
+-- read as ORDER BY … LIMIT 1 rather than min(): with stale statistics the
+-- planner ran min() as a scan of every pending row.
 SELECT (extract(epoch FROM least(
            (SELECT next_retry_at
             FROM deliveries

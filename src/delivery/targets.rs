@@ -44,8 +44,6 @@ pub struct Target {
     pub secret: String,
     /// The secret before a rotation, while it is honoured (until the time given).
     pub previous_secret: Option<(String, DateTime<Utc>)>,
-    /// At most this many attempts per second, across every process.
-    pub rate_limit: Option<i32>,
     /// Custom headers, ready for every request (empty for most webhooks, so
     /// their sends spend nothing on them).
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -225,7 +223,6 @@ impl Targets {
                     url: row.get("url"),
                     secret: row.get("secret"),
                     previous_secret: previous.zip(until),
-                    rate_limit: row.get("rate_limit"),
                     headers,
                     headers_sent,
                 })
@@ -299,7 +296,6 @@ mod tests {
             url: format!("http://v{version}.test/"),
             secret: String::new(),
             previous_secret: None,
-            rate_limit: None,
             headers: Vec::new(),
             headers_sent: None,
         })]

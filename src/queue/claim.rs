@@ -34,7 +34,7 @@ use crate::store::{Client, StoreError};
 
 /// How far ahead a rate-limited lane's slots may be claimed: a claim waits
 /// at most this long for its slot, so a limited backlog holds few claims.
-pub const RATE_HORIZON: Duration = Duration::from_secs(1);
+const RATE_HORIZON: Duration = Duration::from_secs(1);
 
 /// Slots are spaced this much wider than 1/`rate_limit`, so that an attempt
 /// that starts a little late (up to [`RATE_LATE`], plus the jitter of reading
@@ -88,39 +88,39 @@ pub struct Limits {
 #[derive(Debug, Default)]
 pub struct Claim {
     pub deliveries: Vec<Claimed>,
-    /// It parked rows, or met lanes locked by another claim: look again at
-    /// once rather than wait for the next due time.
+    /// It parked rows: what lies behind them in the due index may be
+    /// claimable now, so look again at once rather than wait.
     pub more: bool,
 }
 
 /// A locked lane, as the claim reads it.
 #[derive(Debug, Clone)]
-pub struct Lane {
-    pub webhook_id: Uuid,
-    pub tenant: String,
-    pub max_in_flight: Option<i32>,
-    pub rate_limit: Option<i32>,
+struct Lane {
+    webhook_id: Uuid,
+    tenant: String,
+    max_in_flight: Option<i32>,
+    rate_limit: Option<i32>,
     /// Breaker trips since its last healthy answer: above 0, probe one at a time.
-    pub trips: i32,
-    pub paused: bool,
-    pub has_parked: bool,
+    trips: i32,
+    paused: bool,
+    has_parked: bool,
     /// How long until its next rate-limit slot (zero if free now).
-    pub slot_in: Duration,
+    slot_in: Duration,
     /// Its due rows the claim walked past, oldest first.
-    pub walked: Vec<Uuid>,
+    walked: Vec<Uuid>,
     /// Attempts under way to it, across processes.
-    pub in_flight: i32,
+    in_flight: i32,
 }
 
 /// How many rows each lane gets, and which lanes' walked rows to park.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Plan {
-    pub take: Vec<i32>,
-    pub park: Vec<Uuid>,
+struct Plan {
+    take: Vec<i32>,
+    park: Vec<Uuid>,
 }
 
 /// One attempt every this long, for `rate_limit` attempts per second.
-pub fn spacing(rate_limit: i32) -> Duration {
+fn spacing(rate_limit: i32) -> Duration {
     Duration::from_secs_f64(RATE_SLACK / f64::from(rate_limit.max(1)))
 }
 
@@ -148,7 +148,7 @@ fn room(lane: &Lane, default_cap: i32) -> i32 {
 
 /// Shares `want` claims among `lanes` (in their order: the oldest due work
 /// first), one per lane per round, within each lane's room and its tenant's.
-pub fn plan(
+fn plan(
     lanes: &[Lane],
     tenant_in_flight: &HashMap<String, i32>,
     want: usize,
@@ -220,14 +220,13 @@ pub async fn claim(client: &mut Client, want: usize, limits: &Limits) -> Result<
         .iter()
         .map(|r| {
             let slot_in_us: i64 = r.get("slot_in_us");
-            let paused_for_ms: Option<i64> = r.get("paused_for_ms");
             Lane {
                 webhook_id: r.get("webhook_id"),
                 tenant: r.get("tenant"),
                 max_in_flight: r.get("max_in_flight"),
                 rate_limit: r.get("rate_limit"),
                 trips: r.get("trips"),
-                paused: paused_for_ms.is_some_and(|ms| ms > 0),
+                paused: r.get("paused"),
                 has_parked: r.get("parked"),
                 slot_in: Duration::from_micros(u64::try_from(slot_in_us).unwrap_or(0)),
                 walked: r.get("walked"),

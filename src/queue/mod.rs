@@ -13,7 +13,7 @@
 //! outcome is logged and dropped. The rescuer hands back rows whose lease ran
 //! out, which is how a killed process's claims come back.
 
-pub mod claim;
+mod claim;
 mod complete;
 pub mod failing;
 mod rescue;

@@ -69,6 +69,16 @@ pub async fn emit(
     let ordering_key = ordering_key.map(OrderingKey::as_str);
     let payload = payload.raw();
     let id = Uuid::now_v7();
+    // The new event as stored, for the answer.
+    let created = |inserted: Inserted| Event {
+        id,
+        tenant: tenant.as_str().to_owned(),
+        event_type: event_type.as_str().to_owned(),
+        payload: payload.to_owned(),
+        ordering_key: ordering_key.map(str::to_owned),
+        created_at: inserted.created_at,
+        deliveries: inserted.deliveries,
+    };
     let Some(key) = idempotency_key else {
         let inserted = ingest
             .insert(
@@ -80,14 +90,7 @@ pub async fn emit(
             )
             .await?;
         return Ok(match inserted {
-            Some(inserted) => Emitted::Created(created(
-                id,
-                tenant,
-                event_type,
-                payload,
-                ordering_key,
-                inserted,
-            )),
+            Some(inserted) => Emitted::Created(created(inserted)),
             None => Emitted::NoTenant,
         });
     };
@@ -113,14 +116,7 @@ pub async fn emit(
             return Ok(Emitted::NoTenant);
         };
         tx.commit().await?;
-        return Ok(Emitted::Created(created(
-            id,
-            tenant,
-            event_type,
-            payload,
-            ordering_key,
-            inserted,
-        )));
+        return Ok(Emitted::Created(created(inserted)));
     }
     let lookup = tx.prepare_cached(sql::IDEMPOTENCY_LOOKUP).await?;
     let original: Uuid = tx
@@ -134,25 +130,6 @@ pub async fn emit(
             StoreError::Inconsistent("an idempotency key names a missing event".into())
         })?;
     Ok(Emitted::Repeated(event))
-}
-
-fn created(
-    id: Uuid,
-    tenant: &TenantKey,
-    event_type: &EventType,
-    payload: &RawValue,
-    ordering_key: Option<&str>,
-    inserted: Inserted,
-) -> Event {
-    Event {
-        id,
-        tenant: tenant.as_str().to_owned(),
-        event_type: event_type.as_str().to_owned(),
-        payload: payload.to_owned(),
-        ordering_key: ordering_key.map(str::to_owned),
-        created_at: inserted.created_at,
-        deliveries: inserted.deliveries,
-    }
 }
 
 pub async fn get(client: &Client, id: Uuid, scope: Scope<'_>) -> Result<Option<Event>, StoreError> {
