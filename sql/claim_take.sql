@@ -97,7 +97,10 @@ WITH lane AS MATERIALIZED (
     FROM lane
     LEFT JOIN taken USING (webhook_id)
     WHERE l.webhook_id = lane.webhook_id
-      AND (taken.n > 0 OR lane.has_parked OR lane.webhook_id = ANY ($5::uuid[]))
+      -- Only lanes with something to change: a rate-limited one that took
+      -- rows, one with parked rows, one that parks now. The others (most)
+      -- are not written at all.
+      AND ((lane.spacing_us > 0 AND taken.n > 0) OR lane.has_parked OR lane.webhook_id = ANY ($5::uuid[]))
 )
 SELECT c.id, c.webhook_id, c.tenant, c.attempts, c.attempts - c.budget_start AS attempt_in_budget,
        c.ordering_key IS NOT NULL AS ordered,

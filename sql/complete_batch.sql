@@ -12,7 +12,7 @@
 -- a 5xx or a 429).
 --
 -- The circuit breaker lives here too, in `lanes`, so every process sees it:
--- a healthy answer closes it; TRIP_AFTER (5) unhealthy ones in a row, or one
+-- a healthy answer closes it; $12 (TRIP_AFTER) unhealthy ones in a row, or one
 -- while probing after a pause, pause the webhook for 5 s, doubling with each
 -- trip up to a minute. Lanes are written only when that changes something
 -- (almost never for a healthy webhook), locked in id order.
@@ -57,7 +57,7 @@ WITH outcome AS (
     SELECT l.webhook_id,
            NOT b.healthy
              AND (l.paused_until IS NULL OR l.paused_until <= now())
-             AND (l.failures + b.unhealthy >= 5 OR l.trips > 0) AS trips_now
+             AND (l.failures + b.unhealthy >= $12::integer OR l.trips > 0) AS trips_now
     FROM lanes l
     JOIN by_webhook b USING (webhook_id)
     WHERE b.unhealthy > 0 OR (b.healthy AND (l.failures > 0 OR l.trips > 0))

@@ -38,6 +38,9 @@ impl Status {
     }
 }
 
+/// Unhealthy answers in a row that trip a webhook's breaker.
+pub const TRIP_AFTER: i32 = 5;
+
 /// One finished attempt, as the completer writes it.
 #[derive(Debug, Clone)]
 pub struct Completion {
@@ -183,6 +186,7 @@ async fn write(client: &impl GenericClient, batch: &[Completion]) -> Result<Writ
                 &bodies,
                 &headers,
                 &healthy,
+                &TRIP_AFTER,
             ],
         )
         .await?;

@@ -19,5 +19,5 @@ pub mod failing;
 mod rescue;
 
 pub use claim::{claim, next_due, Claim, Claimed, Limits, RATE_LATE};
-pub use complete::{complete, Completion, Status, Written};
+pub use complete::{complete, Completion, Status, Written, TRIP_AFTER};
 pub use rescue::{reconcile_held, release, rescue_expired, Release};

@@ -46,6 +46,9 @@ async fn write_batch(shared: &Shared, batch: &mut [Completion]) {
                 // out to operators' webhooks, the next of an ordering key came
                 // forward: the producer looks again.
                 shared.wake.notify_one();
+                for webhook in &written.tripped {
+                    shared.trip(*webhook);
+                }
                 record_runs(shared, batch, &written).await;
                 return;
             }

@@ -1,11 +1,14 @@
 //! An executor: one claimed delivery, from its claim to its outcome.
 //!
 //! It waits for its rate-limit slot if its webhook has one (holding no
-//! worker meanwhile), then for one of the `HOOKRELAY_WORKERS` senders, reads
+//! worker meanwhile), then for a place in its webhook's and its tenant's
+//! share of this process (`shares.rs`) and one of the `HOOKRELAY_WORKERS`
+//! senders, reads
 //! the webhook as it is now (a change announced since the claim applies),
 //! sends one attempt with no database connection held, and hands the outcome
 //! to the completer. It hands the claim back unsent instead when shutdown
-//! begins, when the webhook is disabled or deleted meanwhile, when it could
+//! begins, when the webhook is disabled or deleted meanwhile, when its
+//! breaker tripped after the claim (seen by this process), when it could
 //! only start more than `RATE_LATE` after its slot (it would crowd the next
 //! second), or when its lease, counted from when the claim was sent, would
 //! not outlast the attempt by `START_MARGIN`.
@@ -44,6 +47,15 @@ pub(super) async fn run(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Co
             return;
         }
     }
+    let places = shared.shares.enter(d.webhook_id, &d.tenant);
+    let places = match wait(&shared, d, &mut changes, async {
+        Ok::<_, ()>(places.await)
+    })
+    .await
+    {
+        Waited::Got(places) => places,
+        Waited::Stopped => return,
+    };
     let worker = match wait(
         &shared,
         d,
@@ -52,7 +64,7 @@ pub(super) async fn run(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Co
     )
     .await
     {
-        Waited::Got(worker) => worker,
+        Waited::Got(worker) => (worker, places),
         Waited::Stopped => return,
     };
     // The webhook as it is now: a change announced since the claim applies.
@@ -70,7 +82,9 @@ pub(super) async fn run(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Co
     // Checked last, just before the send starts.
     let now = Instant::now();
     let late = d.slot.is_some_and(|slot| now > slot + RATE_LATE);
-    if late || now + shared.config.delivery_timeout + START_MARGIN > d.deadline {
+    let deadline = d.claimed_at + shared.config.lease;
+    let tripped = shared.tripped_since(d.webhook_id, d.claimed_at);
+    if late || tripped || now + shared.config.delivery_timeout + START_MARGIN > deadline {
         drop(worker);
         hand_back(&shared, d, false).await;
         return;
@@ -98,6 +112,7 @@ pub(super) async fn run(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Co
             Failure::Timeout(_) | Failure::Connect(_) | Failure::Refused(_)
         ),
     };
+    shared.answered(d.webhook_id, healthy);
     let outcome = decide(
         &attempted.result,
         d.attempt_in_budget,

@@ -7,11 +7,11 @@
 //! Which due delivery goes next, and every limit on it (a webhook's
 //! `max_in_flight` and rate limit, a tenant's cap, the circuit breaker,
 //! ordering keys), is decided by the claim, in the database
-//! (`queue::claim`), so it holds across every process sharing it. Nothing
-//! here keeps per-webhook state: this process only has `HOOKRELAY_WORKERS`
-//! senders, and claims up to `PREFETCH` times that many deliveries so that a
-//! sender that finishes starts the next at once instead of waiting for a
-//! claim statement.
+//! (`queue::claim`), so it holds across every process sharing it. This
+//! process has `HOOKRELAY_WORKERS` senders, and claims up to `PREFETCH` times
+//! that many deliveries so that a sender that finishes starts the next at
+//! once instead of waiting for a claim statement; no webhook or tenant sends
+//! on more than half of them at once (`shares.rs`).
 //!
 //! A claim's lease is counted from when the claim was sent (before the
 //! database granted it), and an attempt starts only while the lease outlasts
@@ -44,6 +44,7 @@ mod executor;
 mod listener;
 mod producer;
 mod rescuer;
+mod shares;
 
 /// The most rows one claim or one completion statement handles.
 const MAX_BATCH: usize = 256;
@@ -73,8 +74,17 @@ struct Shared {
     targets: Arc<Targets>,
     /// Sends under way: `HOOKRELAY_WORKERS` permits.
     sending: Arc<Semaphore>,
+    /// No webhook or tenant sends on more than half of them.
+    shares: shares::Shares,
     /// What bounds each claim.
     limits: queue::Limits,
+    /// When this process last saw each webhook's breaker trip: claims taken
+    /// before are handed back unsent, so a receiver found down gets no more
+    /// than the attempts already under way. Its executors see a trip first
+    /// (`TRIP_AFTER` unhealthy answers in a row, counted in `unhealthy`);
+    /// the completer records it in the database, for every process.
+    tripped: Mutex<HashMap<Uuid, tokio::time::Instant>>,
+    unhealthy: Mutex<HashMap<Uuid, i32>>,
     /// Stop claiming.
     stop_claiming: CancellationToken,
     /// Grace is over: abandon sends under way, and stop retrying outcome writes for long.
@@ -108,7 +118,10 @@ impl Workers {
         let shared = Arc::new(Shared {
             pool,
             sending: Arc::new(Semaphore::new(config.workers)),
+            shares: shares::Shares::new(config.workers),
             limits,
+            tripped: Mutex::default(),
+            unhealthy: Mutex::default(),
             config,
             sender,
             wake,
@@ -180,6 +193,41 @@ impl Workers {
                     tracing::warn!(error = %e, count = unfinished.len(), "could not hand deliveries back; their leases will expire")
                 }
             }
+        }
+    }
+}
+
+impl Shared {
+    /// Records that the breaker of `webhook` tripped now.
+    fn trip(&self, webhook: Uuid) {
+        let now = tokio::time::Instant::now();
+        let mut tripped = lock(&self.tripped);
+        // Older trips cannot concern a claim whose lease still runs.
+        tripped.retain(|_, at| now.duration_since(*at) < self.config.lease);
+        tripped.insert(webhook, now);
+    }
+
+    /// Whether the breaker of `webhook` tripped after `claimed_at`.
+    fn tripped_since(&self, webhook: Uuid, claimed_at: tokio::time::Instant) -> bool {
+        lock(&self.tripped)
+            .get(&webhook)
+            .is_some_and(|at| *at > claimed_at)
+    }
+
+    /// Counts an answer towards the breaker, as the database will once the
+    /// completer writes it; trips here at once after `TRIP_AFTER` in a row.
+    fn answered(&self, webhook: Uuid, healthy: bool) {
+        let mut unhealthy = lock(&self.unhealthy);
+        if healthy {
+            unhealthy.remove(&webhook);
+            return;
+        }
+        let n = unhealthy.entry(webhook).or_insert(0);
+        *n += 1;
+        if *n >= queue::TRIP_AFTER {
+            unhealthy.remove(&webhook);
+            drop(unhealthy);
+            self.trip(webhook);
         }
     }
 }
