@@ -11,8 +11,8 @@
 //!   request returns (`forget`), so the next event already sees it.
 //! - Every change, wherever it is made (another process sharing the database,
 //!   psql), fires trigger `event_types_announce`, which NOTIFYs the type's name
-//!   on `hookrelay_event_types`; this process's own LISTEN connection (`listen`,
-//!   run by the API side whether or not workers run) forgets that type.
+//!   on `hookrelay_event_types`; the process's LISTEN connection
+//!   (`store::listen`, whether or not workers run here) forgets that type.
 //! - While that connection is down, announcements may be missed: nothing is
 //!   cached and every lookup reads the database. When it is back, the cache
 //!   starts empty.
@@ -22,14 +22,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use futures_util::future::poll_fn;
-use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::domain::EventSchema;
-use crate::sql;
+use crate::store::listen::Hears;
 use crate::store::{event_types, Pool, StoreError};
 
 /// What the catalog says of one type it holds.
@@ -43,9 +38,6 @@ pub struct Rules {
 /// Cached types beyond which the cache starts over: types the catalog does not
 /// hold are cached too, and anyone with a token may name new ones.
 const MAX_ENTRIES: usize = 10_000;
-
-/// Waits between attempts to open the LISTEN connection: doubling from the first to the last.
-const RECONNECT: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
 
 #[derive(Default)]
 struct Inner {
@@ -127,65 +119,28 @@ impl Catalog {
         inner.entries.remove(name);
         inner.generation += 1;
     }
+}
 
-    /// Whether announcements are heard: on (re)connecting the LISTEN connection
-    /// (after LISTEN took effect), on losing it, and when told that anything may
-    /// have changed. Either way, start over.
+impl Hears for Catalog {
+    fn channel(&self) -> &'static str {
+        "hookrelay_event_types"
+    }
+
+    fn heard(&self, payload: &str) {
+        match payload {
+            // TRUNCATE: anything may have changed.
+            "" => self.listening(true),
+            name => self.forget(name),
+        }
+    }
+
+    /// On (re)connecting the LISTEN connection (after LISTEN took effect), on
+    /// losing it, and when told that anything may have changed: start over.
     fn listening(&self, on: bool) {
         let mut inner = self.lock();
         inner.entries.clear();
         inner.generation += 1;
         inner.listening = on;
-    }
-
-    /// Keeps a LISTEN connection to `database_url` open, reconnecting after
-    /// failures, until the task is aborted.
-    pub fn listen(self: &Arc<Self>, database_url: String) -> JoinHandle<()> {
-        let catalog = self.clone();
-        tokio::spawn(async move {
-            let mut wait = RECONNECT.0;
-            loop {
-                let started = tokio::time::Instant::now();
-                if let Err(e) = catalog.listen_once(&database_url).await {
-                    tracing::debug!(error = %e, "the catalog's LISTEN connection was lost");
-                }
-                catalog.listening(false);
-                if started.elapsed() > Duration::from_secs(10) {
-                    wait = RECONNECT.0;
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(RECONNECT.1);
-            }
-        })
-    }
-
-    async fn listen_once(&self, database_url: &str) -> Result<(), StoreError> {
-        let (client, mut connection) = crate::store::pg_config(database_url)?
-            .connect(NoTls)
-            .await?;
-        // The connection is polled here, so the LISTEN below gets its answer.
-        let drive = async {
-            while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
-                if let AsyncMessage::Notification(n) = message? {
-                    match n.payload() {
-                        // TRUNCATE: anything may have changed.
-                        "" => self.listening(true),
-                        name => self.forget(name),
-                    }
-                }
-            }
-            Ok::<(), StoreError>(())
-        };
-        let subscribe = async {
-            client.batch_execute(sql::EVENT_TYPES_LISTEN).await?;
-            // Changes made while nobody listened are read afresh from here on.
-            self.listening(true);
-            std::future::pending::<Result<(), StoreError>>().await
-        };
-        tokio::select! {
-            r = drive => r,
-            r = subscribe => r,
-        }
     }
 }
 

@@ -60,7 +60,6 @@ statements! {
     EVENT_TYPE_GET = "event_type_get.sql";
     EVENT_TYPE_LIST = "event_type_list.sql";
     EVENT_TYPE_DELETE = "event_type_delete.sql";
-    EVENT_TYPES_LISTEN = "event_types_listen.sql";
 
     DELIVERY_GET = "delivery_get.sql";
     DELIVERY_LIST = "delivery_list.sql";

@@ -132,10 +132,13 @@ impl Application {
         // Shared by the API, which announces its changes to webhooks here before
         // answering, and the workers, which read it when an attempt starts.
         let targets = Arc::new(Targets::default());
-        // The event-type catalog, cached for POST /events; the API keeps its own
-        // LISTEN connection for it, whether or not workers run here.
+        // The event-type catalog, cached for POST /events.
         let catalog = Arc::new(Catalog::default());
-        background.push(catalog.listen(config.database_url.clone().unwrap_or_default()));
+        // One LISTEN connection keeps both caches true, and wakes the producer.
+        background.push(store::listen::spawn(
+            url.clone(),
+            vec![catalog.clone(), targets.clone(), wakeup.local()],
+        ));
         let state = Data::new(AppState {
             catalog,
             targets: targets.clone(),

@@ -31,6 +31,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::sql;
+use crate::store::listen::Hears;
 use crate::store::{Client, StoreError};
 
 /// What a send needs from its webhook.
@@ -264,9 +265,32 @@ impl Targets {
         }
     }
 
+    /// Resolves at the next announcement.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+}
+
+impl Hears for Targets {
+    fn channel(&self) -> &'static str {
+        "hookrelay_webhooks"
+    }
+
+    /// "<id> <version>", from trigger webhooks_announce.
+    fn heard(&self, payload: &str) {
+        let mut parts = payload.split(' ');
+        let id = parts.next().and_then(|p| Uuid::parse_str(p).ok());
+        let version = parts.next().and_then(|p| p.parse::<i64>().ok());
+        match id.zip(version) {
+            Some((id, version)) => self.announce(id, version),
+            // Not ours to read: forget everything rather than miss a change.
+            None => self.listening(true),
+        }
+    }
+
     /// Whether announcements are heard: on (re)connecting the LISTEN connection
     /// (after LISTEN took effect) and on losing it. Either way, start over.
-    pub fn listening(&self, on: bool) {
+    fn listening(&self, on: bool) {
         let mut inner = self.lock();
         inner.entries.clear();
         inner.announced.clear();
@@ -274,11 +298,6 @@ impl Targets {
         inner.listening = on;
         drop(inner);
         self.changes.send_modify(|n| *n += 1);
-    }
-
-    /// Resolves at the next announcement.
-    pub fn changes(&self) -> watch::Receiver<u64> {
-        self.changes.subscribe()
     }
 }
 

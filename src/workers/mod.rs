@@ -1,8 +1,10 @@
 //! The pool of delivery tasks, in River's roles: a producer that claims
 //! (`producer.rs`), executors that send (`executor.rs`), a completer that
 //! records outcomes in batches (`completer.rs`), a rescuer for expired leases
-//! (`rescuer.rs`), the LISTEN side that hears of new work and changed
-//! webhooks (`listener.rs`), and auto-disable (`auto_disable.rs`).
+//! (`rescuer.rs`), and auto-disable (`auto_disable.rs`). New work announced
+//! by other processes, and changed webhooks, are heard on the process's one
+//! LISTEN connection (`store::listen`), which wakes the producer and keeps
+//! the send-target cache true.
 //!
 //! Which due delivery goes next, and every limit on it (a webhook's
 //! `max_in_flight` and rate limit, a tenant's cap, the circuit breaker,
@@ -41,7 +43,6 @@ use crate::store::Pool;
 mod auto_disable;
 mod completer;
 mod executor;
-mod listener;
 mod producer;
 mod rescuer;
 mod shares;
@@ -135,7 +136,6 @@ impl Workers {
         let producer = tokio::spawn(producer::run(shared.clone(), executors.clone(), done_tx));
         let completer = tokio::spawn(completer::run(shared.clone(), done_rx));
         let helpers = vec![
-            tokio::spawn(listener::run(shared.clone())),
             tokio::spawn(rescuer::run(shared.clone())),
             tokio::spawn(auto_disable::run(shared.clone())),
         ];
