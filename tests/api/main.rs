@@ -20,6 +20,7 @@ mod operations;
 mod plans;
 mod rate_limit;
 mod scheduler;
+mod scheduler_storm;
 mod security;
 mod startup;
 mod tenant_lanes;
