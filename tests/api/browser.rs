@@ -574,3 +574,81 @@ async fn a_tenants_portal_link_shows_its_own_deliveries_and_another_tenants_are_
     assert_eq!(b.path().await, "/console/sign-in");
     b.close().await;
 }
+
+/// A delivery held up by the one ahead of it under its ordering key says so
+/// on its page, with a link that leads to the one ahead, which says it waits
+/// for its retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_delivery_says_what_it_waits_for_and_links_the_one_ahead() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let mut app = crate::helpers::spawn_app_with(|c| {
+        c.api_tokens = vec![OPERATOR_TOKEN.to_owned()];
+        // The first failure's retry is a minute away: long enough to look.
+        c.retry_schedule = crate::helpers::schedule(&[60_000]);
+    })
+    .await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {OPERATOR_TOKEN}").parse().unwrap(),
+    );
+    app.http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let receiver = Receiver::start(|_| Reply::status(503)).await;
+    app.create_webhook(&receiver.url, &["order.updated"]).await;
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let r = app
+            .post(
+                "/events",
+                &json!({"type": "order.updated", "ordering_key": "order-42", "payload": {"n": n}}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let event: Value = r.json().await.unwrap();
+        let delivery = app.deliveries_of(event["id"].as_str().unwrap()).await;
+        ids.push(delivery[0]["id"].as_str().unwrap().to_owned());
+    }
+    let (first, second) = (&ids[0], &ids[1]);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            app.delivery(first).await["waiting_for"] == "retry"
+        })
+        .await,
+        "the first failed once and waits for its retry"
+    );
+
+    sign_in(&b, &app, OPERATOR_TOKEN).await;
+    b.goto(&format!("{}/console/deliveries/{second}", app.address))
+        .await;
+    let waiting = b
+        .client()
+        .find(Locator::Css("#delivery-waiting"))
+        .await
+        .expect("a Waiting for line")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        waiting.contains("ahead of it under ordering key order-42") && waiting.contains(first),
+        "{waiting}"
+    );
+    b.screenshot("waiting-delivery").await;
+    b.click(&format!(
+        "#delivery-waiting a[href='/console/deliveries/{first}']"
+    ))
+    .await;
+    let first_page = format!("/console/deliveries/{first}");
+    b.wait_until("the page of the one ahead", |path, _| path == first_page)
+        .await;
+    let page = b.text().await;
+    assert!(
+        page.contains("Waiting for\nits next attempt, scheduled after a failure"),
+        "{page}"
+    );
+    b.close().await;
+}

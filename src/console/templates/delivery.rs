@@ -43,6 +43,10 @@ pub fn page(p: &DeliveryPage) -> Markup {
                     dt { "Last answer" } dd { (outcome(d.last_status_code, d.last_error.as_deref())) }
                     dt { "Created" } dd { (when(d.created_at)) }
                     @if d.status == "pending" { dt { "Next attempt" } dd { (maybe_when(d.next_retry_at)) } }
+                    @if let Some(reason) = d.waiting_for.as_deref() {
+                        dt { "Waiting for" }
+                        dd #delivery-waiting { (waiting(v, d, reason)) }
+                    }
                     dt { "Completed" } dd { (maybe_when(d.completed_at)) }
                 }
                 @if finished {
@@ -93,4 +97,26 @@ pub fn page(p: &DeliveryPage) -> Markup {
             }
         },
     )
+}
+
+/// What holds a pending delivery, in words, with the delivery it is behind.
+fn waiting(v: &Viewer, d: &Delivery, reason: &str) -> Markup {
+    match (reason, d.behind) {
+        ("ordering", Some(ahead)) => html! {
+            "the delivery ahead of it under ordering key "
+            code { (d.ordering_key.as_deref().unwrap_or("")) } ": "
+            a.mono href=(v.href(&format!("/deliveries/{ahead}"))) { (ahead) }
+        },
+        ("ordering", None) => html! { "the delivery ahead of it under its ordering key" },
+        ("paused", _) => html! {
+            "its webhook's circuit breaker, which paused it until " (maybe_when(d.paused_until))
+        },
+        ("retry", _) => html! { "its next attempt, scheduled after a failure" },
+        ("rate_limit", _) => html! { "its webhook's rate limit" },
+        ("concurrency", _) => {
+            html! { "room under its webhook's max_in_flight or its tenant's cap" }
+        }
+        ("held", _) => html! { "its webhook, which is disabled, to be enabled again" },
+        (other, _) => html! { (other) },
+    }
 }
