@@ -191,34 +191,52 @@ fn plan(
             progress = true;
         }
     }
-    // The walked rows of a lane that could take none of them (its own limits
-    // or its tenant's, not the size of this claim) are parked, so the next
-    // claims do not read past them. A lane that took some keeps the rest due:
-    // it is busy, not blocked, and parking every row of a busy lane's backlog
-    // cost a write per delivery (one webhook drained 5,900/s with it).
-    let park = if total < want {
-        lanes
-            .iter()
-            .zip(&take)
-            .filter(|(l, t)| **t == 0 && !l.walked.is_empty())
-            .map(|(l, _)| l.webhook_id)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    // The walked rows a lane could not take are parked, so the next claims
+    // do not read past them, when what held the lane back will hold it for a
+    // while: a pause, its rate limit's slots for the next second, or (in a
+    // claim that was not cut short by its own size) its own or its tenant's
+    // limit before it took any. A lane that took some under its concurrency
+    // keeps the rest due: it is busy, not blocked, and parking every row of a
+    // busy lane's backlog cost a write per delivery (one webhook drained
+    // 5,900/s with it). A rate-limited lane's rows beyond its slots are
+    // parked at once: left due, a backlog of 100,000 at one such webhook sat
+    // at the head of the due index, walked by every claim, and the webhook
+    // beside it drained at an eighth of its rate.
+    let park = lanes
+        .iter()
+        .zip(take.iter().zip(&rooms))
+        .filter(|(l, (t, room))| {
+            let left = (**t as usize) < l.walked.len();
+            let out_of_slots = l.rate_limit.is_some() && **t >= **room;
+            left && (l.paused || out_of_slots || (**t == 0 && total < want))
+        })
+        .map(|(l, _)| l.webhook_id)
+        .collect();
     Plan { take, park }
 }
 
+/// Rows walked by a claim that follows one that parked rows.
+const DEEP_WALK: usize = 1024;
+
 /// Claims up to `want` due deliveries, each within its lane's limits, and
-/// leases them.
-pub async fn claim(client: &mut Client, want: usize, limits: &Limits) -> Result<Claim, StoreError> {
+/// leases them. `deep`: the last claim parked rows, so more may lie ahead.
+pub async fn claim(
+    client: &mut Client,
+    want: usize,
+    limits: &Limits,
+    deep: bool,
+) -> Result<Claim, StoreError> {
     let sent = Instant::now();
     let tx = client.transaction().await?;
     // About as many rows as the claim wants: blocked lanes' rows are parked,
     // so few rows ahead are ones it may not take, and every lane walked is one
     // more to lock and count (four times as many cost the tenants scenario,
-    // a lane per row, two thirds of its drain rate).
-    let walk = i64::try_from(want.max(64)).unwrap_or(i64::MAX);
+    // a lane per row, two thirds of its drain rate). But after a claim that
+    // parked, a blocked lane's backlog may lie ahead: walked 64 rows at a
+    // time, 100,000 at a rate-limited webhook took 1,500 claims to park while
+    // the webhook beside it waited behind them.
+    let walk = if deep { DEEP_WALK } else { want.max(64) };
+    let walk = i64::try_from(walk).unwrap_or(i64::MAX);
     let waiting_lanes = i64::try_from(want.max(16)).unwrap_or(i64::MAX);
     let stmt = tx.prepare_cached(sql::CLAIM_LANES).await?;
     let rows = tx.query(&stmt, &[&walk, &waiting_lanes]).await?;
@@ -442,6 +460,25 @@ mod tests {
             plan(&[limited], &HashMap::new(), 256, &limits()).take,
             vec![0]
         );
+    }
+
+    #[test]
+    fn a_rate_limited_or_paused_lane_parks_what_it_cannot_take() {
+        let mut limited = lane("default", 100);
+        limited.rate_limit = Some(5);
+        let mut paused = lane("default", 3);
+        paused.paused = true;
+        let busy = lane("default", 300);
+        // The claim is cut short by its size (the busy lane could take more),
+        // and still the limited and the paused lanes' rows are parked.
+        let p = plan(
+            &[limited.clone(), paused.clone(), busy],
+            &HashMap::new(),
+            10,
+            &limits(),
+        );
+        assert_eq!(p.take, vec![5, 0, 5]);
+        assert_eq!(p.park, vec![limited.webhook_id, paused.webhook_id]);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub(super) async fn run(
     let mut backoff = Backoff(0);
     // True while the queue has more due work than free workers.
     let mut busy = false;
+    // The last claim parked rows: the next walks further.
+    let mut parked = false;
     loop {
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
@@ -55,7 +57,7 @@ pub(super) async fn run(
         let asked = permits.len();
         let claimed = async {
             let mut client = shared.pool.get().await?;
-            queue::claim(&mut client, asked, &shared.limits).await
+            queue::claim(&mut client, asked, &shared.limits, parked).await
         }
         .await;
         let claim = match claimed {
@@ -75,6 +77,7 @@ pub(super) async fn run(
         };
         let got = claim.deliveries.len();
         busy = got == asked;
+        parked = claim.more;
         load_targets(&shared, &claim.deliveries).await;
         {
             let mut in_flight = lock(&shared.in_flight);
