@@ -26,6 +26,7 @@ mod idle;
 mod ingest;
 mod postgres;
 mod receiver;
+mod scheduling;
 mod steady;
 mod support;
 mod tenants;
@@ -46,6 +47,7 @@ use idle::idle;
 use ingest::{ingest, ingest_orders};
 use postgres::{connect, Postgres};
 use receiver::Receiver;
+use scheduling::{ordered, paused_backlog, rate_limited_backlog};
 use steady::steady;
 use support::BenchResult;
 use tenants::{tenant_backlog, tenants};
@@ -59,7 +61,8 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only these scenarios (comma-separated: ceiling, ingest, ingest-validated,
-    /// drain, steady, fanout, failing, tenants, tenant-backlog, big-table, console, idle).
+    /// drain, steady, fanout, failing, tenants, tenant-backlog, ordered, ordered-one-key,
+    /// rate-limited-backlog, paused-backlog, big-table, console, idle).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Repeats of each scenario (default: 3, or 1 with --quick).
@@ -78,6 +81,12 @@ struct Plan {
     steady_secs: u64,
     fanout_events: usize,
     tenants: usize,
+    /// Events of `ordered, one key`, all in one sequence.
+    one_key_events: usize,
+    /// Due at the rate-limited webhook of `rate-limited backlog`.
+    limited_backlog: usize,
+    /// Due at the paused webhook of `paused backlog`.
+    paused_backlog: i64,
     big_table_rows: i64,
     /// Deliveries of the last hour the console scenario adds to the big table.
     console_recent: i64,
@@ -96,6 +105,9 @@ impl Plan {
                 steady_secs: 1,
                 fanout_events: 40,
                 tenants: 100,
+                one_key_events: 100,
+                limited_backlog: 2_000,
+                paused_backlog: 10_000,
                 big_table_rows: 50_000,
                 console_recent: 2_000,
                 console_requests: 20,
@@ -109,6 +121,9 @@ impl Plan {
                 steady_secs: 5,
                 fanout_events: 400,
                 tenants: 10_000,
+                one_key_events: 2_000,
+                limited_backlog: 100_000,
+                paused_backlog: 1_000_000,
                 big_table_rows: 5_000_000,
                 console_recent: 100_000,
                 console_requests: 200,
@@ -223,6 +238,44 @@ async fn run(args: &Args) -> BenchResult<String> {
             for (name, value) in [("p50", p.0), ("p95", p.1), ("p99", p.2)] {
                 results.add(&format!("tenant-backlog 100/s {name}"), "ms", value);
             }
+        }
+        if args.wants("ordered") {
+            eprintln!("ordered: 1,000 keys");
+            let rate = ordered(&binary, &server, &receiver, plan.backlog, 1000, "/ok").await?;
+            results.add("ordered", "deliveries/s", rate);
+        }
+        if args.wants("ordered-one-key") {
+            eprintln!("ordered, one key: a receiver that answers in 1 ms");
+            let rate = ordered(&binary, &server, &receiver, plan.one_key_events, 1, "/ms").await?;
+            results.add("ordered, one key", "deliveries/s", rate);
+        }
+        if args.wants("rate-limited-backlog") {
+            eprintln!("rate-limited backlog: 1,000/s beside an unlimited webhook");
+            let (share, rate) = rate_limited_backlog(
+                &binary,
+                &server,
+                &receiver,
+                plan.limited_backlog,
+                plan.backlog,
+            )
+            .await?;
+            results.add("rate-limited backlog, limited", "% of limit", share);
+            results.add("rate-limited backlog, unlimited", "deliveries/s", rate);
+        }
+        if args.wants("paused-backlog") {
+            eprintln!(
+                "paused backlog: {} due at a paused webhook",
+                plan.paused_backlog
+            );
+            let rate = paused_backlog(
+                &binary,
+                &server,
+                &receiver,
+                plan.paused_backlog,
+                plan.backlog,
+            )
+            .await?;
+            results.add("paused backlog, the other's drain", "deliveries/s", rate);
         }
     }
     // One database filled once, shared by big-table and console.

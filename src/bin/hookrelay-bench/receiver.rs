@@ -5,7 +5,10 @@
 //! endpoint, and it stamps each payload's sequence number with the time it
 //! first arrived, which is where the latency figures end. /fail and /slow
 //! stand in for the broken and the slow endpoints of `failing` and
-//! `tenant-backlog`.
+//! `tenant-backlog`; /ms answers after a millisecond, as a quick real
+//! endpoint would (`ordered, one key`). Every other path answers at once, and
+//! what each path received is counted, so that scenarios with two webhooks
+//! can tell their deliveries apart.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,13 +27,18 @@ pub type Wall = chrono::DateTime<chrono::Utc>;
 /// When each payload sequence number first reached the receiver.
 type Arrivals = Arc<Mutex<HashMap<u64, Wall>>>;
 
-/// Answers 200 on /ok and 500 on /fail, at once, and 200 on /slow after a
-/// quarter of a second; notes when each payload's sequence number first
-/// arrived, and counts what reached /ok.
+/// Requests answered 2xx, per path.
+type Counts = Arc<Mutex<HashMap<String, usize>>>;
+
+/// Answers 500 on /fail at once, 200 on /slow after a quarter of a second,
+/// 200 on /ms after a millisecond, and 200 at once on any other path; notes
+/// when each payload's sequence number first arrived, and counts what every
+/// path but /fail and /slow received, in all and per path.
 pub struct Receiver {
     pub base: String,
     pub arrived: Arrivals,
     count: Arc<AtomicUsize>,
+    counts: Counts,
 }
 
 impl Receiver {
@@ -39,7 +47,8 @@ impl Receiver {
         let port = listener.local_addr()?.port();
         let arrived: Arrivals = Arc::default();
         let count = Arc::new(AtomicUsize::new(0));
-        let state = web::Data::new((arrived.clone(), count.clone()));
+        let counts: Counts = Arc::default();
+        let state = web::Data::new((arrived.clone(), count.clone(), counts.clone()));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -55,6 +64,7 @@ impl Receiver {
             base: format!("http://127.0.0.1:{port}"),
             arrived,
             count,
+            counts,
         })
     }
 
@@ -63,17 +73,27 @@ impl Receiver {
             a.clear();
         }
         self.count.store(0, Ordering::Relaxed);
+        if let Ok(mut c) = self.counts.lock() {
+            c.clear();
+        }
     }
 
     pub fn count(&self) -> usize {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// What `path` (say "/ok") received.
+    pub fn count_at(&self, path: &str) -> usize {
+        self.counts
+            .lock()
+            .map_or(0, |c| c.get(path).copied().unwrap_or(0))
     }
 }
 
 async fn receive(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<(Arrivals, Arc<AtomicUsize>)>,
+    state: web::Data<(Arrivals, Arc<AtomicUsize>, Counts)>,
 ) -> HttpResponse {
     let now = chrono::Utc::now();
     match req.path() {
@@ -82,9 +102,13 @@ async fn receive(
             tokio::time::sleep(Duration::from_millis(250)).await;
             return HttpResponse::Ok().finish();
         }
+        "/ms" => tokio::time::sleep(Duration::from_millis(1)).await,
         _ => {}
     }
     state.1.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut c) = state.2.lock() {
+        *c.entry(req.path().to_owned()).or_insert(0) += 1;
+    }
     if let Some(seq) = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v["seq"].as_u64())
