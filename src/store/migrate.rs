@@ -76,6 +76,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "no_delivery_foreign_keys",
         sql: include_str!("../../migrations/0012_no_delivery_foreign_keys.sql"),
     },
+    // 13 is taken by a change on another branch.
+    Migration {
+        version: 14,
+        name: "tenant_isolation",
+        sql: include_str!("../../migrations/0014_tenant_isolation.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {
