@@ -77,6 +77,7 @@ guarded_routes! {
     patch "/webhooks/{id}" => webhooks::update;
     delete "/webhooks/{id}" => webhooks::delete;
     get "/webhooks/{id}/secret" => webhooks::secret;
+    get "/webhooks/{id}/headers" => webhooks::headers;
     post "/webhooks/{id}/rotate-secret" => webhooks::rotate_secret;
     post "/webhooks/{id}/retry-failed" => webhooks::retry_failed;
     post "/webhooks/{id}/test" => webhooks::send_test;

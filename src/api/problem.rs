@@ -80,6 +80,9 @@ impl From<StoreError> for ApiError {
     /// check let it through: a 4xx naming the field (from the constraint),
     /// never a 500. What the handlers validate should make these rare.
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::Refused { field, detail } = &e {
+            return ApiError::invalid(field, detail);
+        }
         if e.is_unavailable() {
             return ApiError::Unavailable(e);
         }

@@ -36,7 +36,8 @@ pub struct CreateWebhook {
     /// At most this many attempts per second to this webhook, across every
     /// hookrelay process; absent or null: no limit.
     rate_limit: Option<i64>,
-    /// Up to 20 headers sent with every attempt, unsigned.
+    /// Up to 20 headers sent with every attempt, unsigned. Their values are
+    /// write-only: reads show `"••••"`; `GET /webhooks/{id}/headers` answers them.
     headers: Option<BTreeMap<String, String>>,
 }
 
@@ -52,7 +53,8 @@ pub struct UpdateWebhook {
     /// Absent: unchanged; null: no limit.
     #[serde(default, deserialize_with = "present")]
     rate_limit: Option<Option<i64>>,
-    /// Replaces every custom header; `{}` or null removes them all.
+    /// Replaces every custom header; `{}` or null removes them all. A value
+    /// given as `"••••"` (as reads show it) keeps the stored one.
     #[serde(default, deserialize_with = "present")]
     headers: Option<Option<BTreeMap<String, String>>>,
 }
@@ -74,6 +76,13 @@ pub struct WebhookWithSecret {
 #[derive(utoipa::ToSchema, Serialize)]
 pub struct SecretBody {
     secret: String,
+}
+
+/// A webhook's custom headers with their values: this answer only.
+#[derive(utoipa::ToSchema, Serialize)]
+pub struct HeadersBody {
+    #[schema(value_type = std::collections::HashMap<String, String>)]
+    headers: serde_json::Value,
 }
 
 pub(crate) fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
@@ -111,6 +120,12 @@ pub(crate) fn parse_event_types(raw: &[String]) -> Result<EventTypeFilter, ApiEr
 
 fn parse_headers(raw: Option<BTreeMap<String, String>>) -> Result<CustomHeaders, ApiError> {
     CustomHeaders::parse(raw.unwrap_or_default()).map_err(|e| ApiError::invalid("headers", e))
+}
+
+/// A PATCH's headers: a value given as `"••••"` keeps the stored one.
+fn parse_changed_headers(raw: Option<BTreeMap<String, String>>) -> Result<CustomHeaders, ApiError> {
+    CustomHeaders::parse_change(raw.unwrap_or_default())
+        .map_err(|e| ApiError::invalid("headers", e))
 }
 
 pub(crate) fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -242,7 +257,7 @@ pub async fn update(
             .map(|d| parse_optional_description(d.as_deref()))
             .transpose()?,
         rate_limit: input.rate_limit.map(parse_rate_limit).transpose()?,
-        headers: input.headers.map(parse_headers).transpose()?,
+        headers: input.headers.map(parse_changed_headers).transpose()?,
     };
     Ok(HttpResponse::Ok().json(change(&state, caller.scope(), id, &changes).await?))
 }
@@ -329,6 +344,27 @@ pub async fn secret(
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     Ok(HttpResponse::Ok().json(SecretBody { secret }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/webhooks/{id}/headers",
+    operation_id = "getWebhookHeaders",
+    tag = "webhooks",
+    summary = "Read the custom headers with their values, which every other read masks",
+    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    responses((status = 200, body = HeadersBody), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
+pub async fn headers(
+    state: Data<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("webhook", &id)?;
+    let headers = webhooks::headers(&state.db().await?, id, caller.scope())
+        .await?
+        .ok_or_else(|| not_found_id("webhook", id))?;
+    Ok(HttpResponse::Ok().json(HeadersBody { headers }))
 }
 
 #[utoipa::path(

@@ -16,7 +16,7 @@ mod webhook_url;
 
 pub use event_schema::{EventSchema, Violation};
 pub use event_type::{EventType, EventTypeFilter, RESERVED_PREFIX};
-pub use headers::CustomHeaders;
+pub use headers::{mask_headers, CustomHeaders, MASKED};
 pub use payload::Payload;
 pub use secret::Secret;
 pub use tenant_key::{TenantKey, DEFAULT_TENANT};

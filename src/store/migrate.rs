@@ -82,6 +82,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "tenant_isolation",
         sql: include_str!("../../migrations/0014_tenant_isolation.sql"),
     },
+    Migration {
+        version: 15,
+        name: "masked_attempt_headers",
+        sql: include_str!("../../migrations/0015_masked_attempt_headers.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

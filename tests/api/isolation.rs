@@ -1,6 +1,7 @@
 //! Nothing of one tenant reaches another: hookrelay's own notices go to the
 //! tenant they concern (and the operator's `default`), never to another, and
-//! tenant `default` cannot be acted as with a token or a portal link.
+//! tenant `default` cannot be acted as with a token or a portal link; the
+//! header values earlier attempts copied are masked by the upgrade.
 
 use std::time::Duration;
 
@@ -156,4 +157,50 @@ async fn a_tenants_dead_letter_is_announced_to_it_and_to_default_never_to_anothe
             "globex's {path} shows acme's dead letter: {page}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_values_earlier_attempts_copied_are_masked_by_the_upgrade() {
+    let url = fresh_database().await;
+    let (mut db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    hookrelay::store::migrate::run_to(&mut db, 14)
+        .await
+        .unwrap();
+    db.batch_execute(
+        "INSERT INTO webhooks (id, url, event_types, secret, headers)
+         VALUES ('00000000-0000-0000-0000-0000000000a1', 'http://127.0.0.1:9/', '{a}',
+                 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '{\"Authorization\": \"Bearer s3cr3t\"}');
+         INSERT INTO events (id, type, payload) VALUES ('00000000-0000-0000-0000-0000000000e1', 'a', '{}');
+         INSERT INTO deliveries (id, webhook_id, event_id, status, attempts, completed_at) VALUES
+           ('00000000-0000-0000-0000-0000000000d1', '00000000-0000-0000-0000-0000000000a1',
+            '00000000-0000-0000-0000-0000000000e1', 'success', 2, now());
+         INSERT INTO delivery_attempts (delivery_id, attempt, started_at, status_code, request_headers) VALUES
+           ('00000000-0000-0000-0000-0000000000d1', 1, now(), 500, '{\"Authorization\": \"Bearer s3cr3t\"}'),
+           ('00000000-0000-0000-0000-0000000000d1', 2, now(), 200, NULL);",
+    )
+    .await
+    .unwrap();
+
+    let app = spawn_app_on(test_config(url)).await;
+    let logged: Vec<Option<Value>> = app
+        .db
+        .query(
+            "SELECT request_headers FROM delivery_attempts ORDER BY attempt",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(logged, [Some(json!({"Authorization": "••••"})), None]);
+    // The webhook's own value is kept, for its sends and the one route that shows it.
+    assert_eq!(
+        app.get_json("/webhooks/00000000-0000-0000-0000-0000000000a1/headers")
+            .await["headers"],
+        json!({"Authorization": "Bearer s3cr3t"})
+    );
 }
