@@ -18,6 +18,7 @@ use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::delivery::guard;
 use crate::domain::{
     self, parse_description, CustomHeaders, EventType, EventTypeFilter, Secret, WebhookUrl,
+    TEST_EVENT_TYPE,
 };
 use crate::store::webhooks::{self, NewWebhook, TestEvent, Webhook, WebhookChanges};
 use crate::store::Scope;
@@ -457,7 +458,9 @@ pub async fn send_test(
 }
 
 /// A test event to this webhook alone, for the API and the console alike;
-/// returns its delivery's id.
+/// returns its delivery's id. A type other than `hookrelay.test` goes through
+/// the catalog as POST /events does (its schema, HOOKRELAY_REQUIRE_EVENT_TYPES),
+/// with the payload it will carry: the one given, else the default.
 pub(crate) async fn test_event(
     state: &AppState,
     scope: Scope<'_>,
@@ -465,6 +468,21 @@ pub(crate) async fn test_event(
     event_type: &EventType,
     payload: Option<domain::Payload<'_>>,
 ) -> Result<Uuid, ApiError> {
+    if event_type.as_str() != TEST_EVENT_TYPE {
+        let default;
+        let checked = match &payload {
+            Some(p) => p.raw(),
+            // As sql/webhook_test_event.sql makes it.
+            None => {
+                default = serde_json::value::to_raw_value(
+                    &serde_json::json!({"test": true, "webhook_id": id}),
+                )
+                .map_err(|e| ApiError::invalid("payload", e))?;
+                &*default
+            }
+        };
+        super::event_types::admit_event(state, event_type, checked).await?;
+    }
     let sent = webhooks::send_test(&state.db().await?, id, scope, event_type, payload)
         .await
         .map_err(super::events::payload_rejected)?;

@@ -362,6 +362,55 @@ async fn a_test_event_takes_a_type_and_payload() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_test_event_goes_through_the_catalog_as_an_emitted_one_does() {
+    let app = spawn_app_with(|c| c.require_event_types = true).await;
+    let schema = json!({
+        "type": "object",
+        "required": ["order_id"],
+        "properties": {"order_id": {"type": "integer"}, "total": {"type": "string"}}
+    });
+    let r = app
+        .put("/event-types/order.created", &json!({"schema": schema}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let receiver = Receiver::ok().await;
+    let webhook = app.create_webhook(&receiver.url, &["order.created"]).await;
+    let test = format!("/webhooks/{}/test", webhook["id"].as_str().unwrap());
+
+    // A payload its schema refuses, given or the default one: 422 naming where.
+    let r = app
+        .post(
+            &test,
+            &json!({"type": "order.created", "payload": {"order_id": 7, "total": 1.5}}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let why = detail(r).await;
+    assert!(why.starts_with("payload at /total"), "{why}");
+    let r = app.post(&test, &json!({"type": "order.created"})).await;
+    assert_eq!(r.status(), 422);
+    assert!(detail(r).await.starts_with("payload"));
+    // A type the catalog does not hold, with HOOKRELAY_REQUIRE_EVENT_TYPES on.
+    let r = app
+        .post(&test, &json!({"type": "order.shipped", "payload": {}}))
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(detail(r).await.starts_with("type"));
+    assert_eq!(app.count("events").await, 0, "refused tests wrote nothing");
+
+    // What the schema takes goes; hookrelay.test is no catalog type.
+    let r = app
+        .post(
+            &test,
+            &json!({"type": "order.created", "payload": {"order_id": 7}}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(app.post(&test, &json!({})).await.status(), 202);
+    receiver.wait_for(2, WITHIN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_webhook_refuses_a_test_event() {
     let app = spawn_app_with(|c| c.workers = 0).await;
     let webhook = app.create_webhook("http://127.0.0.1:9/", &["a"]).await;
