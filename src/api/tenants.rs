@@ -246,6 +246,7 @@ pub async fn delete(
     let deleted = tenants::delete(&mut state.db().await?, &key)
         .await?
         .ok_or_else(|| no_tenant(key.as_str()))?;
+    state.tenant_tokens.forget_tenant(key.as_str());
     // As DELETE /webhooks/{id} does, for each webhook: no attempt starts here
     // from now on, other processes hear it by NOTIFY, and attempts under way
     // finish (or are handed back) within one lease before this returns.
@@ -336,6 +337,8 @@ pub async fn revoke_tokens(
     let revoked = tenants::revoke_tokens(&state.db().await?, key.as_str())
         .await?
         .ok_or_else(|| no_tenant(key.as_str()))?;
+    // Before answering: the next request here with any of them gets 401.
+    state.tenant_tokens.forget_tenant(key.as_str());
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }
 
