@@ -14,6 +14,19 @@ use crate::helpers::{
 
 const DEAD_LETTERED: &str = "hookrelay.delivery.dead_lettered";
 
+/// A new database as hookrelay `version` left it: its URL and a connection.
+async fn database_at(version: i32) -> (String, tokio_postgres::Client) {
+    let url = fresh_database().await;
+    let (mut db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    hookrelay::store::migrate::run_to(&mut db, version)
+        .await
+        .unwrap();
+    (url, db)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tenant_default_gets_no_tokens_and_no_portal_links() {
     let app = spawn_app().await;
@@ -37,14 +50,7 @@ async fn the_tenant_default_gets_no_tokens_and_no_portal_links() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_portal_sessions_of_default_made_before_end_with_the_upgrade() {
-    let url = fresh_database().await;
-    let (mut db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    hookrelay::store::migrate::run_to(&mut db, 12)
-        .await
-        .unwrap();
+    let (url, db) = database_at(12).await;
     // What an older hookrelay let the operator make: a token and a portal
     // session of default, and the same for acme.
     db.batch_execute(
@@ -161,14 +167,7 @@ async fn a_tenants_dead_letter_is_announced_to_it_and_to_default_never_to_anothe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_values_earlier_attempts_copied_are_masked_by_the_upgrade() {
-    let url = fresh_database().await;
-    let (mut db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    hookrelay::store::migrate::run_to(&mut db, 14)
-        .await
-        .unwrap();
+    let (url, db) = database_at(14).await;
     db.batch_execute(
         "INSERT INTO webhooks (id, url, event_types, secret, headers)
          VALUES ('00000000-0000-0000-0000-0000000000a1', 'http://127.0.0.1:9/', '{a}',
