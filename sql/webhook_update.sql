@@ -10,6 +10,9 @@
 -- auto-disable); enabling a disabled webhook also ends its run of failures, so
 -- it gets a full HOOKRELAY_AUTO_DISABLE_AFTER again (a disabled webhook has no
 -- attempts that could end the run otherwise).
+-- $9 replaces every custom header, but a value of '••••' (what reads show in
+-- place of every value) keeps the one stored under that name; one given so for
+-- a name not stored is left out, and the caller refuses the change.
 UPDATE webhooks
 SET url         = coalesce($2, url),
     event_types = coalesce($3, event_types),
@@ -17,7 +20,10 @@ SET url         = coalesce($2, url),
     description = CASE WHEN $5 THEN $6 ELSE description END,
     rate_limit  = CASE WHEN $7 THEN $8 ELSE rate_limit END,
     max_in_flight = CASE WHEN $11 THEN $12 ELSE max_in_flight END,
-    headers     = coalesce($9, headers),
+    headers     = CASE WHEN $9::jsonb IS NULL THEN headers ELSE (
+                      SELECT coalesce(jsonb_object_agg(n.name, CASE WHEN n.value = '"••••"' THEN headers -> n.name ELSE n.value END), '{}')
+                      FROM jsonb_each($9::jsonb) AS n (name, value)
+                      WHERE n.value <> '"••••"' OR headers ? n.name) END,
     disabled_reason     = CASE WHEN $4 IS NULL THEN disabled_reason END,
     failing_since       = CASE WHEN $4 AND NOT enabled THEN NULL ELSE failing_since END,
     failing_first_error = CASE WHEN $4 AND NOT enabled THEN NULL ELSE failing_first_error END,

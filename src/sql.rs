@@ -30,6 +30,7 @@ statements! {
     WEBHOOK_PURGE = "webhook_purge.sql";
     WEBHOOK_TARGETS = "webhook_targets.sql";
     WEBHOOK_SECRET = "webhook_secret.sql";
+    WEBHOOK_HEADERS = "webhook_headers.sql";
     WEBHOOK_ROTATE_SECRET = "webhook_rotate_secret.sql";
     WEBHOOK_RETRY_FAILED = "webhook_retry_failed.sql";
     WEBHOOK_TEST_EVENT = "webhook_test_event.sql";

@@ -148,6 +148,8 @@ impl Application {
             config: config.clone(),
             wakeup: wakeup.clone(),
             metrics: metrics.clone(),
+            auth_failures: Default::default(),
+            tenant_tokens: Default::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

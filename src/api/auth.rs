@@ -10,9 +10,11 @@
 //! object is then simply not found: 404, as for a missing one.
 //!
 //! Tokens:
-//! - `hrt_...` is a tenant token, looked up by its hash on every request (one
-//!   primary-key read; nothing is cached), so a revocation, an expiry or the
-//!   tenant's deletion applies to the very next request, in every process.
+//! - `hrt_...` is a tenant token, looked up by its hash (one primary-key read),
+//!   and the answer kept for two seconds (`token_cache`): a revocation or the
+//!   tenant's deletion applies to the very next request in the process that
+//!   made it, and within those seconds in every other process; an expiry
+//!   within them too.
 //!   It is honoured with or without `HOOKRELAY_API_TOKENS`: on a loopback
 //!   hookrelay without operator tokens, a request that presents a tenant token
 //!   acts as that tenant, never as the operator. Whoever holds one (a portal,
@@ -21,6 +23,10 @@
 //! - Any other token must be one of `HOOKRELAY_API_TOKENS` (compared in
 //!   constant time): the operator. Without operator tokens (loopback only),
 //!   every request that presents no tenant token is the operator's.
+//!
+//! A request whose token is refused counts against its address
+//! (`throttle`): after 20 in a minute, the address gets 429 for the rest of
+//! that minute, whatever token it presents.
 
 use std::future::{ready, Ready};
 
@@ -32,7 +38,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
-use crate::domain::{TenantKey, TENANT_TOKEN_PREFIX};
+use crate::domain::{tenant_token, TenantKey, TENANT_TOKEN_PREFIX};
 use crate::store::{tenants, Scope, StoreError};
 
 /// Who is calling.
@@ -159,14 +165,32 @@ pub async fn identify(
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token)
         .map(str::to_owned);
-    let caller = caller(&state, given.as_deref()).await?;
+    let address = req.peer_addr().map(|a| a.ip());
+    if let Some(wait) = state.auth_failures.refused(address) {
+        return Err(ApiError::TooManyFailures(wait).into());
+    }
+    let caller = match caller(&state, given.as_deref()).await {
+        Err(ApiError::Unauthorized) => {
+            state.auth_failures.failed(address);
+            return Err(ApiError::Unauthorized.into());
+        }
+        other => other?,
+    };
     req.extensions_mut().insert(caller);
     next.call(req).await
 }
 
 async fn caller(state: &AppState, given: Option<&str>) -> Result<Caller, ApiError> {
     if let Some(token) = given.filter(|t| t.starts_with(TENANT_TOKEN_PREFIX)) {
-        let tenant = tenants::token_tenant(&state.db().await?, token).await?;
+        let hash = tenant_token::hash(token);
+        let tenant = match state.tenant_tokens.get(&hash) {
+            Some(remembered) => remembered,
+            None => {
+                let found = tenants::token_hash_tenant(&state.db().await?, &hash).await?;
+                state.tenant_tokens.put(hash, found.clone());
+                found
+            }
+        };
         let key = tenant.ok_or(ApiError::Unauthorized)?;
         let key = TenantKey::parse(&key).map_err(|e| {
             ApiError::Internal(StoreError::Inconsistent(format!(

@@ -19,6 +19,8 @@ pub(crate) mod pagination;
 mod problem;
 mod request_log;
 pub(crate) mod tenants;
+pub mod throttle;
+pub mod token_cache;
 pub(crate) mod webhooks;
 
 use actix_web::web;
@@ -45,6 +47,10 @@ pub struct AppState {
     /// The event-type catalog as ingest consults it; told of every change the
     /// API makes before the request returns.
     pub catalog: std::sync::Arc<crate::catalog::Catalog>,
+    /// Failed authentications per client address (bearer tokens and console sign-ins).
+    pub auth_failures: throttle::Throttle,
+    /// Tenant-token look-ups of the last few seconds.
+    pub tenant_tokens: token_cache::TokenCache,
 }
 
 impl AppState {
@@ -77,6 +83,7 @@ guarded_routes! {
     patch "/webhooks/{id}" => webhooks::update;
     delete "/webhooks/{id}" => webhooks::delete;
     get "/webhooks/{id}/secret" => webhooks::secret;
+    get "/webhooks/{id}/headers" => webhooks::headers;
     post "/webhooks/{id}/rotate-secret" => webhooks::rotate_secret;
     post "/webhooks/{id}/retry-failed" => webhooks::retry_failed;
     post "/webhooks/{id}/test" => webhooks::send_test;

@@ -14,7 +14,7 @@ use super::{deliveries, event_types, events, health, metrics, tenants, webhooks}
     info(title = "hookrelay", description = "Webhook delivery with Postgres as the only store and queue. Errors are application/problem+json (RFC 9457)."),
     paths(
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
-        webhooks::secret, webhooks::rotate_secret, webhooks::retry_failed, webhooks::send_test,
+        webhooks::secret, webhooks::headers, webhooks::rotate_secret, webhooks::retry_failed, webhooks::send_test,
         events::create, events::list, events::get, events::deliveries,
         event_types::put, event_types::list, event_types::get, event_types::delete,
         deliveries::list, deliveries::get, deliveries::retry,

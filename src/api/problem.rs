@@ -32,6 +32,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Invalid(String),
+    /// Too many failed authentications from this address: wait this long.
+    #[error("too many failed authentications from this address; try again in {} s", .0.as_secs().max(1))]
+    TooManyFailures(std::time::Duration),
     #[error("the database is unavailable; try again shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "Payload too large",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::Invalid(_) => "Invalid request",
+            ApiError::TooManyFailures(_) => "Too many requests",
             ApiError::Unavailable(_) => "Service unavailable",
             ApiError::Internal(_) => "Internal error",
         }
@@ -69,6 +73,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Invalid(_) => "invalid-request",
+            ApiError::TooManyFailures(_) => "too-many-failures",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -80,6 +85,9 @@ impl From<StoreError> for ApiError {
     /// check let it through: a 4xx naming the field (from the constraint),
     /// never a 500. What the handlers validate should make these rare.
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::Refused { field, detail } = &e {
+            return ApiError::invalid(field, detail);
+        }
         if e.is_unavailable() {
             return ApiError::Unavailable(e);
         }
@@ -134,6 +142,7 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -154,6 +163,9 @@ impl ResponseError for ApiError {
         }
         if matches!(self, ApiError::Unavailable(_)) {
             response.insert_header(("Retry-After", "1"));
+        }
+        if let ApiError::TooManyFailures(wait) = self {
+            response.insert_header(("Retry-After", wait.as_secs().max(1).to_string()));
         }
         response.json(Problem {
             kind: format!("https://hookrelay.dev/problems/{}", self.slug()),

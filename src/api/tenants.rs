@@ -246,6 +246,7 @@ pub async fn delete(
     let deleted = tenants::delete(&mut state.db().await?, &key)
         .await?
         .ok_or_else(|| no_tenant(key.as_str()))?;
+    state.tenant_tokens.forget_tenant(key.as_str());
     // As DELETE /webhooks/{id} does, for each webhook: no attempt starts here
     // from now on, other processes hear it by NOTIFY, and attempts under way
     // finish (or are handed back) within one lease before this returns.
@@ -278,6 +279,13 @@ async fn issue(
     kind: TokenKind,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let key = named(key)?;
+    // Tenant default is the operator's: it holds hookrelay's notices about
+    // every tenant, so whoever acted as it would read every customer's.
+    if key.is_default() {
+        return Err(ApiError::Conflict(
+            "the tenant default is the operator's and gets no tenant tokens or portal links: use an operator token, or make a tenant of its own (PUT /tenants/{key})".into(),
+        ));
+    }
     let body = read_optional_json_body(req, payload, state.config.max_payload).await?;
     let input: IssueToken = match &body {
         Some(body) => parse(body)?,
@@ -298,7 +306,7 @@ async fn issue(
     summary = "Make a token that acts as this tenant; shown once",
     params(("key" = String, Path, description = "The tenant's key")),
     request_body(content = Option<IssueToken>, description = "Optional; without it the token lasts 1h"),
-    responses((status = 201, description = "Made; the token is in this answer only", body = IssuedToken), (status = 403, description = "A tenant token: tokens are the operator's to make", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "A body that is not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid ttl", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 201, description = "Made; the token is in this answer only", body = IssuedToken), (status = 403, description = "A tenant token: tokens are the operator's to make", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The tenant default: it is the operator's", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "A body that is not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid ttl", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn create_token(
     state: Data<AppState>,
@@ -329,6 +337,8 @@ pub async fn revoke_tokens(
     let revoked = tenants::revoke_tokens(&state.db().await?, key.as_str())
         .await?
         .ok_or_else(|| no_tenant(key.as_str()))?;
+    // Before answering: the next request here with any of them gets 401.
+    state.tenant_tokens.forget_tenant(key.as_str());
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }
 
@@ -340,7 +350,7 @@ pub async fn revoke_tokens(
     summary = "Make a portal link: the console for this tenant alone",
     params(("key" = String, Path, description = "The tenant's key")),
     request_body(content = Option<IssueToken>, description = "Optional; without it the link lasts 1h"),
-    responses((status = 201, description = "Made; its token is a tenant token, in this answer only", body = PortalLink), (status = 403, description = "A tenant token: portal links are the operator's to make", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "A body that is not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid ttl", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    responses((status = 201, description = "Made; its token is a tenant token, in this answer only", body = PortalLink), (status = 403, description = "A tenant token: portal links are the operator's to make", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The tenant default: it is the operator's", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "A body that is not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid ttl", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn portal_link(
     state: Data<AppState>,

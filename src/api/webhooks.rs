@@ -18,6 +18,7 @@ use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::delivery::guard;
 use crate::domain::{
     self, parse_description, CustomHeaders, EventType, EventTypeFilter, Secret, WebhookUrl,
+    TEST_EVENT_TYPE,
 };
 use crate::store::webhooks::{self, NewWebhook, TestEvent, Webhook, WebhookChanges};
 use crate::store::Scope;
@@ -40,7 +41,8 @@ pub struct CreateWebhook {
     /// across every hookrelay process; absent or null:
     /// HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK. 1 sends one at a time.
     max_in_flight: Option<i64>,
-    /// Up to 20 headers sent with every attempt, unsigned.
+    /// Up to 20 headers sent with every attempt, unsigned. Their values are
+    /// write-only: reads show `"••••"`; `GET /webhooks/{id}/headers` answers them.
     headers: Option<BTreeMap<String, String>>,
 }
 
@@ -59,7 +61,8 @@ pub struct UpdateWebhook {
     /// Absent: unchanged; null: HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK.
     #[serde(default, deserialize_with = "present")]
     max_in_flight: Option<Option<i64>>,
-    /// Replaces every custom header; `{}` or null removes them all.
+    /// Replaces every custom header; `{}` or null removes them all. A value
+    /// given as `"••••"` (as reads show it) keeps the stored one.
     #[serde(default, deserialize_with = "present")]
     headers: Option<Option<BTreeMap<String, String>>>,
 }
@@ -81,6 +84,13 @@ pub struct WebhookWithSecret {
 #[derive(utoipa::ToSchema, Serialize)]
 pub struct SecretBody {
     secret: String,
+}
+
+/// A webhook's custom headers with their values: this answer only.
+#[derive(utoipa::ToSchema, Serialize)]
+pub struct HeadersBody {
+    #[schema(value_type = std::collections::HashMap<String, String>)]
+    headers: serde_json::Value,
 }
 
 pub(crate) fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
@@ -129,6 +139,12 @@ pub(crate) fn parse_event_types(raw: &[String]) -> Result<EventTypeFilter, ApiEr
 
 fn parse_headers(raw: Option<BTreeMap<String, String>>) -> Result<CustomHeaders, ApiError> {
     CustomHeaders::parse(raw.unwrap_or_default()).map_err(|e| ApiError::invalid("headers", e))
+}
+
+/// A PATCH's headers: a value given as `"••••"` keeps the stored one.
+fn parse_changed_headers(raw: Option<BTreeMap<String, String>>) -> Result<CustomHeaders, ApiError> {
+    CustomHeaders::parse_change(raw.unwrap_or_default())
+        .map_err(|e| ApiError::invalid("headers", e))
 }
 
 pub(crate) fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -262,7 +278,7 @@ pub async fn update(
             .transpose()?,
         rate_limit: input.rate_limit.map(parse_rate_limit).transpose()?,
         max_in_flight: input.max_in_flight.map(parse_max_in_flight).transpose()?,
-        headers: input.headers.map(parse_headers).transpose()?,
+        headers: input.headers.map(parse_changed_headers).transpose()?,
     };
     Ok(HttpResponse::Ok().json(change(&state, caller.scope(), id, &changes).await?))
 }
@@ -349,6 +365,27 @@ pub async fn secret(
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     Ok(HttpResponse::Ok().json(SecretBody { secret }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/webhooks/{id}/headers",
+    operation_id = "getWebhookHeaders",
+    tag = "webhooks",
+    summary = "Read the custom headers with their values, which every other read masks",
+    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    responses((status = 200, body = HeadersBody), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+)]
+pub async fn headers(
+    state: Data<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("webhook", &id)?;
+    let headers = webhooks::headers(&state.db().await?, id, caller.scope())
+        .await?
+        .ok_or_else(|| not_found_id("webhook", id))?;
+    Ok(HttpResponse::Ok().json(HeadersBody { headers }))
 }
 
 #[utoipa::path(
@@ -441,7 +478,9 @@ pub async fn send_test(
 }
 
 /// A test event to this webhook alone, for the API and the console alike;
-/// returns its delivery's id.
+/// returns its delivery's id. A type other than `hookrelay.test` goes through
+/// the catalog as POST /events does (its schema, HOOKRELAY_REQUIRE_EVENT_TYPES),
+/// with the payload it will carry: the one given, else the default.
 pub(crate) async fn test_event(
     state: &AppState,
     scope: Scope<'_>,
@@ -449,6 +488,21 @@ pub(crate) async fn test_event(
     event_type: &EventType,
     payload: Option<domain::Payload<'_>>,
 ) -> Result<Uuid, ApiError> {
+    if event_type.as_str() != TEST_EVENT_TYPE {
+        let default;
+        let checked = match &payload {
+            Some(p) => p.raw(),
+            // As sql/webhook_test_event.sql makes it.
+            None => {
+                default = serde_json::value::to_raw_value(
+                    &serde_json::json!({"test": true, "webhook_id": id}),
+                )
+                .map_err(|e| ApiError::invalid("payload", e))?;
+                &*default
+            }
+        };
+        super::event_types::admit_event(state, event_type, checked).await?;
+    }
     let sent = webhooks::send_test(&state.db().await?, id, scope, event_type, payload)
         .await
         .map_err(super::events::payload_rejected)?;

@@ -30,6 +30,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::domain::MASKED;
 use crate::sql;
 use crate::store::listen::Hears;
 use crate::store::{Client, StoreError};
@@ -48,7 +49,8 @@ pub struct Target {
     /// Custom headers, ready for every request (empty for most webhooks, so
     /// their sends spend nothing on them).
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// The same as JSON, as the attempt log records them; `None` when there are none.
+    /// Their names as JSON, each value masked, as the attempt log records
+    /// them; `None` when there are none.
     pub headers_sent: Option<Arc<str>>,
 }
 
@@ -84,7 +86,8 @@ fn custom_headers(
         match parsed {
             Some(header) => {
                 headers.push(header);
-                sent.insert(name, value);
+                // The attempt log keeps the name only: values are credentials.
+                sent.insert(name, serde_json::Value::from(MASKED));
             }
             None => {
                 tracing::warn!(header = %name, "a stored custom header is not valid HTTP; not sending it")

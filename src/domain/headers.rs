@@ -6,6 +6,13 @@
 //! the id and signature headers a receiver verifies by. Headers that describe
 //! the connection rather than the message (hop-by-hop ones, `Host`,
 //! `Content-Length`) belong to the HTTP client and are refused too.
+//!
+//! Their values are credentials more often than not, so they are write-only,
+//! like the signing secret: everything hookrelay shows or records of them
+//! (reads, lists, attempt logs, the console) carries `MASKED` in each value's
+//! place, and only `GET /webhooks/{id}/headers` answers the values. A change
+//! that gives `MASKED` as a value keeps the stored one, so a client can send
+//! back what it read.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +20,21 @@ use std::collections::BTreeMap;
 pub const MAX_HEADERS: usize = 20;
 const MAX_NAME: usize = 64;
 const MAX_VALUE: usize = 1024;
+
+/// What every read shows in place of a header's value.
+pub const MASKED: &str = "••••";
+
+/// `{"name": "value", ...}` with every value replaced by `MASKED`; anything
+/// that is not an object (null: no headers) as it is.
+pub fn mask_headers(headers: serde_json::Value) -> serde_json::Value {
+    match headers {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(name, _)| (name, serde_json::Value::from(MASKED)))
+            .collect(),
+        other => other,
+    }
+}
 
 /// Names a client may not set, compared case-insensitively.
 const RESERVED: [&str; 18] = [
@@ -45,6 +67,17 @@ pub struct CustomHeaders(BTreeMap<String, String>);
 
 impl CustomHeaders {
     pub fn parse(headers: BTreeMap<String, String>) -> Result<CustomHeaders, String> {
+        if let Some(name) = headers.iter().find(|(_, v)| *v == MASKED).map(|(n, _)| n) {
+            return Err(format!(
+                "the value of {name:?} is {MASKED:?}, what reads show in place of a value: give the value itself"
+            ));
+        }
+        CustomHeaders::parse_change(headers)
+    }
+
+    /// As `parse`, for a change to a webhook that has headers already: a value
+    /// of `MASKED` stands for the one stored under that name.
+    pub fn parse_change(headers: BTreeMap<String, String>) -> Result<CustomHeaders, String> {
         if headers.len() > MAX_HEADERS {
             return Err(format!(
                 "at most {MAX_HEADERS} headers are allowed, got {}",
@@ -54,7 +87,9 @@ impl CustomHeaders {
         let mut seen: Vec<String> = Vec::with_capacity(headers.len());
         for (name, value) in &headers {
             check_name(name)?;
-            check_value(name, value)?;
+            if value != MASKED {
+                check_value(name, value)?;
+            }
             let folded = name.to_ascii_lowercase();
             if seen.contains(&folded) {
                 return Err(format!(
@@ -68,6 +103,14 @@ impl CustomHeaders {
 
     pub fn as_map(&self) -> &BTreeMap<String, String> {
         &self.0
+    }
+
+    /// The names whose value is `MASKED`: to be kept as stored.
+    pub fn kept(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(|(_, v)| *v == MASKED)
+            .map(|(n, _)| n.as_str())
     }
 }
 
@@ -168,6 +211,23 @@ mod tests {
         assert!(parse(&[("X-A", " padded")]).is_err());
         assert!(parse(&[("X-A", &"v".repeat(1025))]).is_err());
         assert!(parse(&[("X-A", &"v".repeat(1024))]).is_ok());
+    }
+
+    #[test]
+    fn a_masked_value_keeps_the_stored_one_in_a_change_only() {
+        let given: BTreeMap<String, String> =
+            [("Authorization".to_owned(), MASKED.to_owned())].into();
+        assert!(CustomHeaders::parse(given.clone()).is_err());
+        let change = CustomHeaders::parse_change(given).expect("valid in a change");
+        assert_eq!(change.kept().collect::<Vec<_>>(), ["Authorization"]);
+        assert_eq!(
+            mask_headers(serde_json::json!({"Authorization": "Bearer abc"})),
+            serde_json::json!({"Authorization": MASKED})
+        );
+        assert_eq!(
+            mask_headers(serde_json::Value::Null),
+            serde_json::Value::Null
+        );
     }
 
     #[test]

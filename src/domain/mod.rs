@@ -16,8 +16,8 @@ pub mod tenant_token;
 mod webhook_url;
 
 pub use event_schema::{EventSchema, Violation};
-pub use event_type::{EventType, EventTypeFilter, RESERVED_PREFIX};
-pub use headers::CustomHeaders;
+pub use event_type::{EventType, EventTypeFilter, RESERVED_PREFIX, TEST_EVENT_TYPE};
+pub use headers::{mask_headers, CustomHeaders, MASKED};
 pub use ordering_key::OrderingKey;
 pub use payload::Payload;
 pub use secret::Secret;

@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{retry_transient, Client, Page, Scope, StoreError};
+use crate::domain::mask_headers;
 use crate::sql;
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
@@ -73,7 +74,8 @@ pub struct Attempt {
     pub status_code: Option<i32>,
     pub error: Option<String>,
     pub response_body: Option<String>,
-    /// The webhook's custom headers sent with this attempt; null when it had none.
+    /// The webhook's custom headers sent with this attempt, each value masked
+    /// (`"••••"`); null when it had none.
     #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     pub request_headers: Option<serde_json::Value>,
 }
@@ -119,7 +121,11 @@ pub async fn attempts(
             status_code: r.get("status_code"),
             error: r.get("error"),
             response_body: r.get("response_body"),
-            request_headers: r.get("request_headers"),
+            // Masked since migration 15 and as recorded since; masked again
+            // here so no read can show a value whatever a row holds.
+            request_headers: r
+                .get::<_, Option<serde_json::Value>>("request_headers")
+                .map(mask_headers),
         })
         .collect())
 }

@@ -81,6 +81,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "lanes",
         sql: include_str!("../../migrations/0013_lanes.sql"),
     },
+    Migration {
+        version: 14,
+        name: "tenant_isolation",
+        sql: include_str!("../../migrations/0014_tenant_isolation.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "masked_attempt_headers",
+        sql: include_str!("../../migrations/0015_masked_attempt_headers.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

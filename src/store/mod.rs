@@ -45,6 +45,10 @@ pub enum StoreError {
     Db(tokio_postgres::Error),
     #[error("stored data is not as expected: {0}")]
     Inconsistent(String),
+    /// A change the stored data does not allow: the client's request names
+    /// something that is not there (a 422 naming `field`).
+    #[error("{field}: {detail}")]
+    Refused { field: &'static str, detail: String },
     /// The database was away for a whole batch of work, or the process is stopping.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -111,7 +115,10 @@ impl StoreError {
                         c.starts_with("08") || c.starts_with("57P") || c.starts_with("53")
                     })
             }
-            StoreError::BadUrl(_) | StoreError::Build(_) | StoreError::Inconsistent(_) => false,
+            StoreError::BadUrl(_)
+            | StoreError::Build(_)
+            | StoreError::Inconsistent(_)
+            | StoreError::Refused { .. } => false,
         }
     }
 

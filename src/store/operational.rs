@@ -1,8 +1,11 @@
 //! hookrelay's own events: `hookrelay.webhook.disabled`,
 //! `hookrelay.webhook.recovered` and `hookrelay.delivery.dead_lettered`.
 //!
-//! They are ordinary events of tenant `default`, inserted by the statement
-//! `POST /events` uses (`ingest::insert_events`, sql/event_insert.sql), so they
+//! Each is an ordinary event of the tenant it concerns (so a customer can route
+//! alerts about its own endpoints to another endpoint of its own) and, for any
+//! tenant but `default`, once more of tenant `default`, the operator's: a
+//! tenant never reads a notice about another tenant, and the operator reads
+//! them all. They are inserted by the statement `POST /events` uses (`ingest::insert_events`, sql/event_insert.sql), so they
 //! are fanned out, durable, signed and retried like any other; there `"*"`
 //! does not match types under `hookrelay.`, so only webhooks that name them
 //! get them. Each is inserted in the transaction of the change it announces,
@@ -26,10 +29,6 @@ use crate::sql;
 pub const WEBHOOK_DISABLED: &str = "hookrelay.webhook.disabled";
 pub const WEBHOOK_RECOVERED: &str = "hookrelay.webhook.recovered";
 pub const DELIVERY_DEAD_LETTERED: &str = "hookrelay.delivery.dead_lettered";
-
-/// Where hookrelay's own events go: the operator's tenant. Each names, in its
-/// payload, the tenant of the webhook or delivery it is about.
-const TENANT: &str = DEFAULT_TENANT;
 
 /// Emits a `hookrelay.delivery.dead_lettered` event for each of `deliveries`
 /// that is `failed` now, in `client`'s transaction.
@@ -113,18 +112,30 @@ pub async fn webhook_recovered(
     emit(client, WEBHOOK_RECOVERED, &[payload]).await
 }
 
+/// Inserts one event per payload into the tenant its `tenant` field names and,
+/// for any tenant but `default`, a copy into `default`.
 async fn emit(
     client: &impl GenericClient,
     event_type: &str,
     payloads: &[Value],
 ) -> Result<(), StoreError> {
-    if payloads.is_empty() {
+    let mut tenants = Vec::with_capacity(payloads.len() * 2);
+    let mut bodies = Vec::with_capacity(payloads.len() * 2);
+    for payload in payloads {
+        let tenant = payload["tenant"].as_str().unwrap_or(DEFAULT_TENANT);
+        let body = payload.to_string();
+        if tenant != DEFAULT_TENANT {
+            tenants.push(tenant);
+            bodies.push(body.clone());
+        }
+        tenants.push(DEFAULT_TENANT);
+        bodies.push(body);
+    }
+    if bodies.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = payloads.iter().map(|_| Uuid::now_v7()).collect();
-    let types = vec![event_type; payloads.len()];
-    let tenants = vec![TENANT; payloads.len()];
-    let bodies: Vec<String> = payloads.iter().map(Value::to_string).collect();
+    let ids: Vec<Uuid> = bodies.iter().map(|_| Uuid::now_v7()).collect();
+    let types = vec![event_type; bodies.len()];
     let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
     insert_events(
         client,

@@ -196,8 +196,15 @@ pub async fn revoke_tokens(client: &Client, key: &str) -> Result<Option<u64>, St
 /// The tenant a presented token acts as: `None` for an unknown, expired or
 /// revoked token, or one whose tenant was deleted.
 pub async fn token_tenant(client: &Client, presented: &str) -> Result<Option<String>, StoreError> {
+    token_hash_tenant(client, &tenant_token::hash(presented)).await
+}
+
+/// `token_tenant` for the token whose SHA-256 is `hash`.
+pub async fn token_hash_tenant(
+    client: &Client,
+    hash: &[u8; 32],
+) -> Result<Option<String>, StoreError> {
     let stmt = client.prepare_cached(sql::TENANT_TOKEN_LOOKUP).await?;
-    let hash = tenant_token::hash(presented);
     Ok(client
         .query_opt(&stmt, &[&&hash[..]])
         .await?

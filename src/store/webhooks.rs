@@ -12,7 +12,7 @@ use tokio_postgres::types::Type;
 
 use super::{operational, retry_transient, transient, Client, Page, Pool, Scope, StoreError};
 use crate::domain::{
-    CustomHeaders, EventType, EventTypeFilter, Payload, Secret, TenantKey, WebhookUrl,
+    mask_headers, CustomHeaders, EventType, EventTypeFilter, Payload, Secret, TenantKey, WebhookUrl,
 };
 use crate::sql;
 
@@ -34,7 +34,8 @@ pub struct Webhook {
     /// At most this many attempts under way at once, across every process;
     /// null: HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK.
     pub max_in_flight: Option<i32>,
-    /// Sent with every attempt: `{"name": "value"}`.
+    /// Sent with every attempt: `{"name": "••••"}`, each value masked (they
+    /// are credentials, usually); `GET /webhooks/{id}/headers` answers them.
     #[schema(value_type = std::collections::HashMap<String, String>)]
     pub headers: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -53,7 +54,7 @@ impl Webhook {
             disabled_reason: row.get("disabled_reason"),
             rate_limit: row.get("rate_limit"),
             max_in_flight: row.get("max_in_flight"),
-            headers: row.get("headers"),
+            headers: mask_headers(row.get("headers")),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         }
@@ -200,12 +201,36 @@ async fn update_once(
     else {
         return Ok(None);
     };
+    // A masked value names a header to keep: there must be one to keep.
+    if let Some(given) = &changes.headers {
+        let stored: serde_json::Value = row.get("headers");
+        if let Some(name) = given.kept().find(|n| stored.get(n).is_none()) {
+            return Err(StoreError::Refused {
+                field: "headers",
+                detail: format!("the value of {name:?} is given masked, but the webhook has no header {name:?} to keep: give its value"),
+            });
+        }
+    }
     if let Some(enabled) = changes.enabled {
         let hold = tx.prepare_cached(sql::WEBHOOK_HOLD).await?;
         tx.execute(&hold, &[&id, &!enabled]).await?;
     }
     tx.commit().await?;
     Ok(Some((Webhook::from_row(&row), row.get("version"))))
+}
+
+/// A webhook's custom headers with their values (`{}` when it has none);
+/// `None` when there is no such webhook in `scope`.
+pub async fn headers(
+    client: &Client,
+    id: Uuid,
+    scope: Scope<'_>,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let stmt = client.prepare_cached(sql::WEBHOOK_HEADERS).await?;
+    Ok(client
+        .query_opt(&stmt, &[&id, &scope.param()])
+        .await?
+        .map(|row| row.get("headers")))
 }
 
 /// Deletes a webhook: it becomes a tombstone, disabled, its unfinished

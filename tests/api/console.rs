@@ -464,7 +464,7 @@ async fn unknown_ids_are_404_and_assets_are_cached_by_content() {
 }
 
 /// A portal link for `tenant` (created first), as the operator hands it out.
-async fn portal_token(app: &TestApp, tenant: &str) -> String {
+pub async fn portal_token(app: &TestApp, tenant: &str) -> String {
     app.put(&format!("/tenants/{tenant}"), &json!({})).await;
     let r = app
         .post(&format!("/tenants/{tenant}/portal"), &json!({}))

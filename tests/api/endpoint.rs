@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::console::Visitor;
 use crate::helpers::{schedule, spawn_app, spawn_app_with, Received, Receiver, Reply, TestApp};
 
 const WITHIN: Duration = Duration::from_secs(10);
@@ -38,13 +39,28 @@ async fn detail(r: reqwest::Response) -> String {
     problem["detail"].as_str().unwrap_or_default().to_owned()
 }
 
+/// `headers` as every read shows them: each value masked.
+fn masked(headers: &Value) -> Value {
+    headers
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (k.clone(), json!("••••")))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn custom_headers_go_with_every_attempt_and_the_attempt_log_shows_them() {
+async fn custom_headers_go_with_every_attempt_and_no_read_shows_their_values() {
     let app = spawn_app().await;
     let receiver = Receiver::start(|n| Reply::status(if n == 0 { 500 } else { 200 })).await;
-    let headers = json!({"Authorization": "Bearer s3cr3t", "X-Tenant": "acme"});
+    let headers = json!({"Authorization": "Bearer s3cr3t", "X-Tenant": "acme-routing-key"});
     let webhook = create_with_headers(&app, &receiver.url, headers.clone()).await;
-    assert_eq!(webhook["headers"], headers, "the POST answer shows them");
+    assert_eq!(
+        webhook["headers"],
+        masked(&headers),
+        "the POST answer masks them"
+    );
     let secret = webhook["secret"].as_str().unwrap().to_owned();
     let event = app.emit("order.created", json!({"n": 1})).await;
     let id = only_delivery_of(&app, &event).await;
@@ -54,20 +70,108 @@ async fn custom_headers_go_with_every_attempt_and_the_attempt_log_shows_them() {
     assert_eq!(got.len(), 2, "one 500, then the retry");
     for r in &got {
         assert_eq!(r.header("authorization"), "Bearer s3cr3t");
-        assert_eq!(r.header("x-tenant"), "acme");
+        assert_eq!(r.header("x-tenant"), "acme-routing-key");
         // Unsigned: the signature still covers exactly what it did.
         verify_signature(&secret, r);
     }
     let log = d["attempt_log"].as_array().unwrap();
     assert_eq!(log.len(), 2);
-    assert!(log.iter().all(|a| a["request_headers"] == headers), "{d:#}");
+    assert!(
+        log.iter().all(|a| a["request_headers"] == masked(&headers)),
+        "{d:#}"
+    );
 
-    // Every read shows them.
+    // No read, list, attempt log or console page holds a value; the one
+    // route for them does.
     let webhook_id = webhook["id"].as_str().unwrap();
     let read = app.get_json(&format!("/webhooks/{webhook_id}")).await;
-    assert_eq!(read["headers"], headers);
+    assert_eq!(read["headers"], masked(&headers));
     let list = app.get_json("/webhooks").await;
-    assert_eq!(list["data"][0]["headers"], headers);
+    assert_eq!(list["data"][0]["headers"], masked(&headers));
+    let mut console = Visitor::new(&app);
+    let mut shown = Vec::new();
+    for path in [
+        format!("/webhooks/{webhook_id}"),
+        "/webhooks".to_owned(),
+        format!("/deliveries/{id}"),
+        "/deliveries".to_owned(),
+        format!("/events/{}/deliveries", event["id"].as_str().unwrap()),
+        format!("/console/webhooks/{webhook_id}"),
+        "/console/webhooks".to_owned(),
+        format!("/console/deliveries/{id}"),
+    ] {
+        let r = console.get(&path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        shown.push((path, r.text().await.unwrap()));
+    }
+    assert!(
+        shown[5].1.contains("Authorization"),
+        "the console names them"
+    );
+    for (path, text) in &shown {
+        for value in ["s3cr3t", "acme-routing-key"] {
+            assert!(!text.contains(value), "{path} shows {value}: {text}");
+        }
+    }
+    let stored: String = app
+        .db
+        .query_one(
+            "SELECT request_headers::text FROM delivery_attempts LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!stored.contains("s3cr3t"), "an attempt row keeps {stored}");
+    assert_eq!(
+        app.get_json(&format!("/webhooks/{webhook_id}/headers"))
+            .await,
+        json!({"headers": headers})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_giving_a_masked_value_keeps_the_stored_one() {
+    let app = spawn_app_with(|c| c.workers = 0).await;
+    let webhook = create_with_headers(
+        &app,
+        "http://127.0.0.1:9/",
+        json!({"Authorization": "Bearer s3cr3t", "X-Old": "1"}),
+    )
+    .await;
+    let location = format!("/webhooks/{}", webhook["id"].as_str().unwrap());
+    // What a read showed, sent back with one header added and one removed.
+    let r = app
+        .patch(
+            &location,
+            &json!({"headers": {"Authorization": "••••", "X-New": "2"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.get_json(&format!("{location}/headers")).await["headers"],
+        json!({"Authorization": "Bearer s3cr3t", "X-New": "2"})
+    );
+    // Masked, a header the webhook does not have has nothing to keep: 422,
+    // and nothing changes. A new webhook cannot be given a masked value either.
+    let r = app
+        .patch(&location, &json!({"headers": {"X-Old": "••••"}}))
+        .await;
+    assert_eq!(r.status(), 422);
+    let why = detail(r).await;
+    assert!(why.starts_with("headers") && why.contains("X-Old"), "{why}");
+    assert_eq!(
+        app.get_json(&format!("{location}/headers")).await["headers"],
+        json!({"Authorization": "Bearer s3cr3t", "X-New": "2"})
+    );
+    let r = app
+        .post(
+            "/webhooks",
+            &json!({"url": "http://127.0.0.1:9/", "event_types": ["a"], "headers": {"X-A": "••••"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(detail(r).await.starts_with("headers"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +203,7 @@ async fn a_patch_of_headers_applies_to_the_next_attempt() {
     let r = app.patch(&location, &json!({"headers": after})).await;
     assert_eq!(r.status(), 200);
     let patched: Value = r.json().await.unwrap();
-    assert_eq!(patched["headers"], after);
+    assert_eq!(patched["headers"], masked(&after));
     assert!(
         receiver.count() == 1,
         "the retry came before the PATCH returned; the test cannot tell"
@@ -118,7 +222,7 @@ async fn a_patch_of_headers_applies_to_the_next_attempt() {
         .iter()
         .map(|a| &a["request_headers"])
         .collect();
-    assert_eq!(logged, [&before, &after]);
+    assert_eq!(logged, [&masked(&before), &masked(&after)]);
 
     // Null clears them all.
     let r = app.patch(&location, &json!({"headers": null})).await;
@@ -181,7 +285,7 @@ async fn headers_hookrelay_or_the_connection_owns_are_refused_naming_them() {
         .await;
     assert_eq!(r.status(), 422);
     assert_eq!(
-        app.get_json(&location).await["headers"],
+        app.get_json(&format!("{location}/headers")).await["headers"],
         json!({"X-A": "1"})
     );
 }
@@ -255,6 +359,55 @@ async fn a_test_event_takes_a_type_and_payload() {
 
     let missing = format!("/webhooks/{}/test", uuid::Uuid::now_v7());
     assert_eq!(app.post(&missing, &json!({})).await.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_test_event_goes_through_the_catalog_as_an_emitted_one_does() {
+    let app = spawn_app_with(|c| c.require_event_types = true).await;
+    let schema = json!({
+        "type": "object",
+        "required": ["order_id"],
+        "properties": {"order_id": {"type": "integer"}, "total": {"type": "string"}}
+    });
+    let r = app
+        .put("/event-types/order.created", &json!({"schema": schema}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let receiver = Receiver::ok().await;
+    let webhook = app.create_webhook(&receiver.url, &["order.created"]).await;
+    let test = format!("/webhooks/{}/test", webhook["id"].as_str().unwrap());
+
+    // A payload its schema refuses, given or the default one: 422 naming where.
+    let r = app
+        .post(
+            &test,
+            &json!({"type": "order.created", "payload": {"order_id": 7, "total": 1.5}}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let why = detail(r).await;
+    assert!(why.starts_with("payload at /total"), "{why}");
+    let r = app.post(&test, &json!({"type": "order.created"})).await;
+    assert_eq!(r.status(), 422);
+    assert!(detail(r).await.starts_with("payload"));
+    // A type the catalog does not hold, with HOOKRELAY_REQUIRE_EVENT_TYPES on.
+    let r = app
+        .post(&test, &json!({"type": "order.shipped", "payload": {}}))
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(detail(r).await.starts_with("type"));
+    assert_eq!(app.count("events").await, 0, "refused tests wrote nothing");
+
+    // What the schema takes goes; hookrelay.test is no catalog type.
+    let r = app
+        .post(
+            &test,
+            &json!({"type": "order.created", "payload": {"order_id": 7}}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(app.post(&test, &json!({})).await.status(), 202);
+    receiver.wait_for(2, WITHIN).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

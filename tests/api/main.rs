@@ -15,6 +15,7 @@ mod fanout;
 mod faults;
 mod helpers;
 mod ingest;
+mod isolation;
 mod openapi;
 mod operations;
 mod plans;

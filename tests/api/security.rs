@@ -30,11 +30,12 @@ fn guarded_routes() -> Vec<(&'static str, String)> {
 async fn every_route_but_health_needs_a_valid_token() {
     let app =
         spawn_app_with(|c| c.api_tokens = vec!["first-token".into(), "second-token".into()]).await;
-    for (method, path) in guarded_routes() {
+    for (n, (method, path)) in guarded_routes().into_iter().enumerate() {
         let url = format!("{}{path}", app.address);
+        // Each route from an address of its own: failures are throttled per address.
+        let http = from_address(n);
         let send = |token: Option<&str>| {
-            let mut r = app
-                .http
+            let mut r = http
                 .request(method.parse().unwrap(), &url)
                 .header("Content-Type", "application/json")
                 .body(r#"{"enabled": true}"#);
@@ -75,6 +76,64 @@ async fn every_route_but_health_needs_a_valid_token() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+}
+
+/// A client whose requests come from 127.0.0.(n + 2): an address of its own.
+fn from_address(n: usize) -> reqwest::Client {
+    let last = u8::try_from(n + 2).expect("fewer than 250 addresses");
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_21st_failed_authentication_in_a_minute_from_one_address_answers_429() {
+    let app = spawn_app_with(|c| c.api_tokens = vec!["right-token".into()]).await;
+    let (attacker, bystander) = (from_address(0), from_address(1));
+    let call = |http: &reqwest::Client, token: &str| {
+        http.get(format!("{}/webhooks", app.address))
+            .bearer_auth(token)
+            .send()
+    };
+    // Wrong operator tokens and unknown tenant tokens count alike.
+    for n in 0..20 {
+        let token = if n % 2 == 0 {
+            format!("wrong-{n}")
+        } else {
+            format!("hrt_unknown{n}")
+        };
+        let r = call(&attacker, &token).await.unwrap();
+        assert_eq!(r.status(), 401, "failure {}", n + 1);
+    }
+    let r = call(&attacker, "hrt_unknown21").await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(problem["status"], 429);
+    // The address waits out its minute, whatever it presents; others do not.
+    assert_eq!(call(&attacker, "right-token").await.unwrap().status(), 429);
+    assert_eq!(call(&bystander, "right-token").await.unwrap().status(), 200);
+    assert_eq!(call(&bystander, "wrong").await.unwrap().status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_21st_failed_console_sign_in_in_a_minute_answers_429() {
+    let app = spawn_app_with(|c| c.api_tokens = vec!["right-token".into()]).await;
+    let mut visitor = crate::console::Visitor::new(&app);
+    for n in 0..20 {
+        let r = visitor.sign_in("/console", &format!("wrong-{n}")).await;
+        assert_eq!(r.status(), 401, "failure {}", n + 1);
+    }
+    let r = visitor.sign_in("/console", "right-token").await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
 }
 
 #[test]

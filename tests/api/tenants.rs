@@ -622,7 +622,7 @@ async fn expired_revoked_and_unknown_tenant_tokens_get_401() {
         let (status, body) = app
             .call(
                 "POST",
-                "/tenants/default/tokens",
+                "/tenants/acme/tokens",
                 None,
                 Some(&json!({"ttl": ttl})),
             )
@@ -682,9 +682,8 @@ async fn a_portal_link_opens_at_the_public_url_with_a_tenant_token() {
     );
 
     let plain = spawn_app().await;
-    let (_, link) = plain
-        .call("POST", "/tenants/default/portal", None, None)
-        .await;
+    plain.create_tenant("acme").await;
+    let (_, link) = plain.call("POST", "/tenants/acme/portal", None, None).await;
     assert_eq!(
         s(&link["url"]),
         format!("{}/portal#{}", plain.address, s(&link["token"]))

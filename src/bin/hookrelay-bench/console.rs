@@ -21,9 +21,9 @@ use crate::support::BenchResult;
 /// dead letters; and a rare event type, to filter by.
 pub async fn fill_recent(db: &tokio_postgres::Client, rows: i64) -> BenchResult<()> {
     db.batch_execute(&format!(
-        "INSERT INTO webhooks (id, url, event_types, secret)
+        "INSERT INTO webhooks (id, url, event_types, secret, tenant)
          SELECT uuid_v7(), 'https://example.com/console/' || n, '{{bench.console,bench.rare}}',
-                'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+                'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'bench'
          FROM generate_series(1, 20) n;
          WITH w AS (SELECT array_agg(id) AS ids FROM webhooks WHERE url LIKE 'https://example.com/console/%'),
          src AS MATERIALIZED (
@@ -32,17 +32,17 @@ pub async fn fill_recent(db: &tokio_postgres::Client, rows: i64) -> BenchResult<
                     1 + floor(random() * 20)::int AS hook
              FROM generate_series(1, {rows}) n),
          e AS (
-             INSERT INTO events (id, type, payload, created_at)
+             INSERT INTO events (id, type, payload, created_at, tenant)
              SELECT id, CASE WHEN n % 5000 = 0 THEN 'bench.rare' ELSE 'bench.console' END,
-                    jsonb_build_object('n', n), at
+                    jsonb_build_object('n', n), at, 'bench'
              FROM src),
          d AS (
              INSERT INTO deliveries (id, webhook_id, event_id, status, attempts, last_status_code,
-                                     last_error, created_at, updated_at, completed_at)
+                                     last_error, created_at, updated_at, completed_at, tenant)
              SELECT uuid_v7(), w.ids[src.hook], src.id, src.status, 1,
                     CASE src.status WHEN 'success' THEN 200 ELSE 500 END,
                     CASE src.status WHEN 'failed' THEN 'retry budget spent' END,
-                    src.at, src.at, src.at + interval '40 ms'
+                    src.at, src.at, src.at + interval '40 ms', 'bench'
              FROM src CROSS JOIN w
              RETURNING id, status, created_at)
          INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body)
@@ -88,11 +88,11 @@ pub async fn console(
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let cookie = sign_in(&http, &h.address, "console", "bench-token").await?;
-    // The portal of tenant default, which holds every webhook here: the
-    // tenant's own statements, on the same rows.
+    // The portal of tenant bench, which holds every webhook here: the
+    // tenant's own statements, on the same rows (default has no portal).
     let link: Value = serde_json::from_slice(
         &http
-            .post(format!("{}/tenants/default/portal", h.address))
+            .post(format!("{}/tenants/bench/portal", h.address))
             .bearer_auth("bench-token")
             .header("Content-Type", "application/json")
             .body("{}")

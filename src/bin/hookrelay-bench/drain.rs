@@ -85,14 +85,16 @@ pub async fn big_table(
     Ok(url)
 }
 
-/// Finished deliveries, as months of history would leave them.
+/// Finished deliveries, as months of history would leave them, in tenant
+/// `bench` (the console scenario opens its portal).
 async fn fill_completed(db: &tokio_postgres::Client, rows: i64) -> BenchResult<()> {
     db.batch_execute(&format!(
-        "INSERT INTO webhooks (id, url, event_types, secret) VALUES ('00000000-0000-0000-0000-000000000001', 'https://example.com/old', '{{old}}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
-         INSERT INTO events (id, type, payload) VALUES ('00000000-0000-0000-0000-000000000002', 'old', '{{}}');
-         INSERT INTO deliveries (id, webhook_id, event_id, status, attempts, completed_at, last_status_code, created_at)
+        "INSERT INTO tenants (key, name) VALUES ('bench', 'The big table''s tenant');
+         INSERT INTO webhooks (id, url, event_types, secret, tenant) VALUES ('00000000-0000-0000-0000-000000000001', 'https://example.com/old', '{{old}}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'bench');
+         INSERT INTO events (id, type, payload, tenant) VALUES ('00000000-0000-0000-0000-000000000002', 'old', '{{}}', 'bench');
+         INSERT INTO deliveries (id, webhook_id, event_id, status, attempts, completed_at, last_status_code, created_at, tenant)
          SELECT uuid_v7(), '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002',
-                'success', 1, now() - interval '1 day', 200, now() - interval '1 day' - n * interval '1 ms'
+                'success', 1, now() - interval '1 day', 200, now() - interval '1 day' - n * interval '1 ms', 'bench'
          FROM generate_series(1, {rows}) n;"
     ))
     .await?;

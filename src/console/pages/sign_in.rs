@@ -53,10 +53,27 @@ pub async fn form(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
 
 pub async fn submit(
     state: Data<AppState>,
+    req: HttpRequest,
     posted: SignInPosted<TokenForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let area = posted.area;
+    // Counted with the API's bearer tokens: one allowance per address.
+    let address = req.peer_addr().map(|a| a.ip());
+    if let Some(wait) = state.auth_failures.refused(address) {
+        let mut answer = form_response(
+            &state,
+            area,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many sign-ins with a wrong token from this address: wait a minute."),
+        );
+        answer.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return Ok(answer);
+    }
     let Some(granted) = session::grant(&state, area, &posted.form.token).await? else {
+        state.auth_failures.failed(address);
         tracing::info!(area = area.base(), "console sign-in refused: unknown token");
         return Ok(form_response(
             &state,
