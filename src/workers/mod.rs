@@ -53,7 +53,7 @@ const MAX_BATCH: usize = 256;
 /// Claimed deliveries per worker, sending or waiting to: claims cost a
 /// statement each, so the waiting ones must outlast one (measured on one busy
 /// webhook: 2 per worker drained 8,300–8,700/s, 4 drained 11,300/s).
-pub const PREFETCH: usize = 4;
+const PREFETCH: usize = 4;
 
 /// An attempt starts only while its lease outlasts the delivery timeout by
 /// this much: time to record its outcome before the rescuer may hand it to
