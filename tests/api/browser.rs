@@ -583,21 +583,10 @@ async fn a_waiting_delivery_says_what_it_waits_for_and_links_the_one_ahead() {
     let Some(b) = Browser::start().await else {
         return;
     };
-    let mut app = crate::helpers::spawn_app_with(|c| {
-        c.api_tokens = vec![OPERATOR_TOKEN.to_owned()];
-        // The first failure's retry is a minute away: long enough to look.
-        c.retry_schedule = crate::helpers::schedule(&[60_000]);
-    })
-    .await;
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        "authorization",
-        format!("Bearer {OPERATOR_TOKEN}").parse().unwrap(),
-    );
-    app.http = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap();
+    // The first failure's retry is a minute away: long enough to look.
+    let app =
+        crate::console::operator_app(|c| c.retry_schedule = crate::helpers::schedule(&[60_000]))
+            .await;
     let receiver = Receiver::start(|_| Reply::status(503)).await;
     app.create_webhook(&receiver.url, &["order.updated"]).await;
     let mut ids = Vec::new();

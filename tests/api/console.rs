@@ -105,9 +105,14 @@ impl Visitor {
 
 /// An app that needs the operator token, whose own API client sends it.
 pub async fn app_with_operator_token() -> TestApp {
+    operator_app(|c| c.retry_schedule = schedule(&[])).await
+}
+
+/// `app_with_operator_token`, with other settings as `configure` makes them.
+pub async fn operator_app(configure: impl FnOnce(&mut hookrelay::config::Config)) -> TestApp {
     let mut app = spawn_app_with(|c| {
         c.api_tokens = vec![OPERATOR_TOKEN.to_owned()];
-        c.retry_schedule = schedule(&[]);
+        configure(c);
     })
     .await;
     let mut headers = reqwest::header::HeaderMap::new();

@@ -226,7 +226,7 @@ async fn max_in_flight_holds_across_two_processes() {
 }
 
 /// A deterministic pseudo-random draw in [0, 1) from a seed and a few numbers.
-fn draw(seed: u64, parts: &[u64]) -> f64 {
+pub(crate) fn draw(seed: u64, parts: &[u64]) -> f64 {
     let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
     for p in parts {
         x ^= p.wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -36,6 +36,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use crate::helpers::{eventually, fresh_database, Process};
+use crate::scheduler::draw;
 
 /// The seeds CI runs, and seeds that once failed.
 const SEEDS: &[u64] = &[1, 2];
@@ -85,16 +86,6 @@ struct Storm {
     hooks: Vec<Hook>,
     hits: Mutex<Vec<Hit>>,
     tries: Mutex<HashMap<(usize, u64), u64>>,
-}
-
-fn draw(seed: u64, parts: &[u64]) -> f64 {
-    let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
-    for p in parts {
-        x ^= p.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 31)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^= x >> 29;
-    }
-    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 async fn receive(req: HttpRequest, body: web::Bytes, storm: web::Data<Arc<Storm>>) -> HttpResponse {
