@@ -107,7 +107,13 @@ async fn receive(
     }
     state.1.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut c) = state.2.lock() {
-        *c.entry(req.path().to_owned()).or_insert(0) += 1;
+        // A string for a path the first time only: this is the ceiling's path too.
+        match c.get_mut(req.path()) {
+            Some(n) => *n += 1,
+            None => {
+                c.insert(req.path().to_owned(), 1);
+            }
+        }
     }
     if let Some(seq) = serde_json::from_slice::<Value>(&body)
         .ok()

@@ -52,6 +52,36 @@ async fn backlog_of(
     Ok(())
 }
 
+/// `count` events of drain's kind, one delivery each at the webhook that
+/// takes `bench.drain`.
+fn drain_events(count: usize) -> (usize, Body) {
+    (
+        count,
+        Arc::new(|seq| json!({"type": "bench.drain", "payload": {"seq": seq}})),
+    )
+}
+
+/// Starts a hookrelay with workers on `url` (the receiver's counts reset
+/// first) and waits until `done` holds: the seconds that took, and the
+/// process, still running.
+async fn timed<F, Fut>(
+    binary: &Path,
+    url: &str,
+    receiver: &Receiver,
+    what: &str,
+    done: F,
+) -> BenchResult<(f64, Hookrelay)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = BenchResult<bool>>,
+{
+    receiver.reset();
+    let started = Instant::now();
+    let h = Hookrelay::start(binary, url, &[]).await?;
+    wait_until(what, Duration::from_secs(900), done).await?;
+    Ok((started.elapsed().as_secs_f64(), h))
+}
+
 /// Deliveries/s draining `backlog` events spread over `keys` ordering keys
 /// (`keys` = 1: one sequence) at the receiver's `path`.
 pub async fn ordered(
@@ -77,18 +107,16 @@ pub async fn ordered(
         )],
     )
     .await?;
-    receiver.reset();
-    let started = Instant::now();
-    let h = Hookrelay::start(binary, &url, &[]).await?;
-    wait_until(
+    let (secs, h) = timed(
+        binary,
+        &url,
+        receiver,
         "the ordered backlog to drain",
-        Duration::from_secs(900),
         || async { Ok(receiver.count_at(path) >= backlog && count_unfinished(&db).await? == 0) },
     )
     .await?;
-    let rate = backlog as f64 / started.elapsed().as_secs_f64();
     h.stop();
-    Ok(rate)
+    Ok(backlog as f64 / secs)
 }
 
 /// The limited webhook's rate while the other drained, as a percentage of
@@ -117,22 +145,18 @@ pub async fn rate_limited_backlog(
                 limited,
                 Arc::new(|seq| json!({"type": "bench.limited", "payload": {"n": seq}})),
             ),
-            (
-                backlog,
-                Arc::new(|seq| json!({"type": "bench.drain", "payload": {"seq": seq}})),
-            ),
+            drain_events(backlog),
         ],
     )
     .await?;
-    receiver.reset();
-    let started = Instant::now();
-    let h = Hookrelay::start(binary, &url, &[]).await?;
     // The limited one's rate is measured from its first second on: slots
     // start when the first claim meets it.
     let mut first: Option<(Instant, usize)> = None;
-    wait_until(
+    let (secs, h) = timed(
+        binary,
+        &url,
+        receiver,
         "the unlimited backlog to drain",
-        Duration::from_secs(600),
         || {
             let at = receiver.count_at("/limited");
             if first.is_none() && at > 0 {
@@ -143,7 +167,7 @@ pub async fn rate_limited_backlog(
         },
     )
     .await?;
-    let drained = backlog as f64 / started.elapsed().as_secs_f64();
+    let drained = backlog as f64 / secs;
     let (since, sent_before) = first.ok_or("the limited webhook received nothing")?;
     let sent = receiver.count_at("/limited") - sent_before;
     let limited_rate = sent as f64 / since.elapsed().as_secs_f64();
@@ -187,22 +211,18 @@ pub async fn paused_backlog(
         binary,
         &url,
         &[json!({"url": format!("{base}/ok"), "event_types": ["bench.drain"]})],
-        vec![(
-            backlog,
-            Arc::new(|seq| json!({"type": "bench.drain", "payload": {"seq": seq}})),
-        )],
+        vec![drain_events(backlog)],
     )
     .await?;
-    receiver.reset();
-    let started = Instant::now();
-    let h = Hookrelay::start(binary, &url, &[]).await?;
-    wait_until(
+    let (secs, h) = timed(
+        binary,
+        &url,
+        receiver,
         "the backlog beside the paused one to drain",
-        Duration::from_secs(600),
         || async { Ok(receiver.count_at("/ok") >= backlog) },
     )
     .await?;
-    let rate = backlog as f64 / started.elapsed().as_secs_f64();
+    let rate = backlog as f64 / secs;
     if receiver.count_at("/paused") > 0 {
         return Err("the paused webhook received deliveries".into());
     }
