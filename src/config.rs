@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::store::sealing::{KeyError, Keys};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "hookrelay",
@@ -181,6 +183,28 @@ pub struct Settings {
     )]
     pub db_pool_size: usize,
 
+    /// 32 random bytes in base64 (`openssl rand -base64 32`): signing secrets
+    /// and custom header values are stored sealed with it (AES-256-GCM), so a
+    /// database dump holds none of them. Unset: stored in clear, which the
+    /// first log line says; the managed local Postgres makes one in the data dir.
+    #[arg(
+        long,
+        env = "HOOKRELAY_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub encryption_key: Option<String>,
+
+    /// The key before HOOKRELAY_ENCRYPTION_KEY, during a change of keys: values
+    /// it sealed are still read, and re-sealed with the new key in the background.
+    #[arg(
+        long,
+        env = "HOOKRELAY_ENCRYPTION_KEY_PREVIOUS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub encryption_key_previous: Option<String>,
+
     /// Log format on stderr.
     #[arg(
         long,
@@ -240,6 +264,8 @@ pub enum ConfigError {
         show(*lease), show(*timeout), show(LEASE_MARGIN), show(*timeout + LEASE_MARGIN)
     )]
     ShortLease { lease: Duration, timeout: Duration },
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 /// How much longer than the delivery timeout a lease must be. An attempt starts
@@ -283,6 +309,8 @@ pub struct Config {
     pub auto_disable_after: Duration,
     pub db_pool_size: usize,
     pub log_format: LogFormat,
+    /// What secrets and header values are sealed with at rest (none: in clear).
+    pub keys: Keys,
 }
 
 impl Config {
@@ -330,6 +358,10 @@ impl Config {
             auto_disable_after: s.auto_disable_after,
             db_pool_size: s.db_pool_size,
             log_format: s.log_format,
+            keys: Keys::parse(
+                s.encryption_key.as_deref(),
+                s.encryption_key_previous.as_deref(),
+            )?,
         };
         config.validate()?;
         Ok(config)

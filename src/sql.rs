@@ -32,6 +32,8 @@ statements! {
     WEBHOOK_SECRET = "webhook_secret.sql";
     WEBHOOK_HEADERS = "webhook_headers.sql";
     WEBHOOK_ROTATE_SECRET = "webhook_rotate_secret.sql";
+    WEBHOOKS_TO_RESEAL = "webhooks_to_reseal.sql";
+    WEBHOOK_RESEAL = "webhook_reseal.sql";
     WEBHOOK_RETRY_FAILED = "webhook_retry_failed.sql";
     WEBHOOK_TEST_EVENT = "webhook_test_event.sql";
     WEBHOOK_FAILING = "webhook_failing.sql";

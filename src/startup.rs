@@ -23,6 +23,7 @@ use crate::retention;
 use crate::sql;
 use crate::store::ingest::Ingest;
 use crate::store::local_cluster::{ClusterError, LocalCluster};
+use crate::store::sealing::{self, Keys};
 use crate::store::{self, migrate, Pool, Session, StoreError};
 use crate::wakeup::Wakeup;
 use crate::workers::Workers;
@@ -112,6 +113,25 @@ pub struct Application {
 impl Application {
     pub async fn build(mut config: Config) -> Result<Application, StartupError> {
         config.validate()?;
+        // The managed cluster's key lives beside its data, made on first start.
+        if config.keys.sealing_with().is_none()
+            && config.database_url.is_none()
+            && config.managed_postgres
+        {
+            let key = sealing::key_file(&config.data_dir).map_err(ConfigError::from)?;
+            config.keys = Keys::parse(Some(&key), None).map_err(ConfigError::from)?;
+        }
+        // The first thing said: whether a dump of the database holds credentials.
+        match config.keys.sealing_with() {
+            Some(key) => tracing::info!(
+                key,
+                "signing secrets and custom header values are stored sealed with this key"
+            ),
+            None => tracing::warn!(
+                "HOOKRELAY_ENCRYPTION_KEY is unset: signing secrets and custom header values \
+                 are stored in clear, readable by anyone with the database or a backup of it"
+            ),
+        }
         let Database { pool, cluster } = database(&mut config).await?;
         let listener = TcpListener::bind(config.listen).map_err(|source| StartupError::Listen {
             addr: config.listen,
@@ -129,9 +149,10 @@ impl Application {
             Ingest::spawn(store::pool(&url, writers, Session::Ingest)?, writers);
         background.push(wakeup.spawn_notifier(pool.clone()));
         background.push(retention::spawn(pool.clone(), config.retention));
+        background.push(sealing::spawn_resealer(pool.clone(), config.keys.clone()));
         // Shared by the API, which announces its changes to webhooks here before
         // answering, and the workers, which read it when an attempt starts.
-        let targets = Arc::new(Targets::default());
+        let targets = Arc::new(Targets::new(config.keys.clone()));
         // The event-type catalog, cached for POST /events.
         let catalog = Arc::new(Catalog::default());
         // One LISTEN connection keeps both caches true, and wakes the producer.

@@ -186,7 +186,7 @@ pub async fn create(
         headers: parse_headers(input.headers)?,
     };
     super::event_types::require_listed(&state, &new.event_types).await?;
-    let webhook = webhooks::insert(&state.db().await?, new)
+    let webhook = webhooks::insert(&state.db().await?, new, &state.config.keys)
         .await?
         .ok_or_else(|| unknown_tenant_field(tenant.as_str()))?;
     Ok(HttpResponse::Created()
@@ -296,9 +296,15 @@ pub(crate) async fn change(
         super::event_types::require_listed(state, types).await?;
     }
     let enabling = changes.enabled == Some(true);
-    let (webhook, version) = webhooks::update(&mut state.db().await?, id, scope, changes)
-        .await?
-        .ok_or_else(|| not_found_id("webhook", id))?;
+    let (webhook, version) = webhooks::update(
+        &mut state.db().await?,
+        id,
+        scope,
+        changes,
+        &state.config.keys,
+    )
+    .await?
+    .ok_or_else(|| not_found_id("webhook", id))?;
     // Before answering: every attempt that starts after this returns sees the change.
     state.targets.announce(id, version);
     if enabling {
@@ -361,7 +367,7 @@ pub async fn secret(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    let secret = webhooks::secret(&state.db().await?, id, caller.scope())
+    let secret = webhooks::secret(&state.db().await?, id, caller.scope(), &state.config.keys)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     Ok(HttpResponse::Ok().json(SecretBody { secret }))
@@ -382,7 +388,7 @@ pub async fn headers(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    let headers = webhooks::headers(&state.db().await?, id, caller.scope())
+    let headers = webhooks::headers(&state.db().await?, id, caller.scope(), &state.config.keys)
         .await?
         .ok_or_else(|| not_found_id("webhook", id))?;
     Ok(HttpResponse::Ok().json(HeadersBody { headers }))
@@ -415,9 +421,10 @@ pub(crate) async fn rotate(
     id: Uuid,
 ) -> Result<String, ApiError> {
     let new = Secret::generate();
-    let (secret, version) = webhooks::rotate_secret(&state.db().await?, id, scope, &new)
-        .await?
-        .ok_or_else(|| not_found_id("webhook", id))?;
+    let (secret, version) =
+        webhooks::rotate_secret(&state.db().await?, id, scope, &new, &state.config.keys)
+            .await?
+            .ok_or_else(|| not_found_id("webhook", id))?;
     state.targets.announce(id, version);
     Ok(secret)
 }

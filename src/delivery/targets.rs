@@ -33,6 +33,7 @@ use uuid::Uuid;
 use crate::domain::MASKED;
 use crate::sql;
 use crate::store::listen::Hears;
+use crate::store::sealing::{Keys, OpenError};
 use crate::store::{Client, StoreError};
 
 /// What a send needs from its webhook.
@@ -130,18 +131,25 @@ pub struct Targets {
     /// Ticks at every announcement, so claims waiting for a worker can look
     /// again whether their webhook was disabled meanwhile.
     changes: watch::Sender<u64>,
+    /// What opens the secrets and header values a load reads.
+    keys: Keys,
 }
 
 impl Default for Targets {
     fn default() -> Self {
-        Targets {
-            inner: Mutex::default(),
-            changes: watch::Sender::new(0),
-        }
+        Targets::new(Keys::default())
     }
 }
 
 impl Targets {
+    pub fn new(keys: Keys) -> Targets {
+        Targets {
+            inner: Mutex::default(),
+            changes: watch::Sender::new(0),
+            keys,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // Plain data: a panic elsewhere while holding the lock leaves it usable.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -212,26 +220,31 @@ impl Targets {
     ) -> Result<HashMap<Uuid, Current>, StoreError> {
         let generation = self.lock().generation;
         let stmt = client.prepare_cached(sql::WEBHOOK_TARGETS).await?;
+        let keys = &self.keys;
         let found: Vec<Arc<Target>> = client
             .query(&stmt, &[&ids])
             .await?
             .iter()
             .map(|row| {
-                let previous: Option<String> = row.get("previous_secret");
+                let id: Uuid = row.get("id");
+                let previous: Option<&str> = row.get("previous_secret");
+                let previous = previous.map(|p| keys.open(id, p)).transpose()?;
                 let until: Option<DateTime<Utc>> = row.get("previous_secret_expires_at");
-                let (headers, headers_sent) = custom_headers(row.get("headers"));
-                Arc::new(Target {
-                    id: row.get("id"),
+                let headers: Option<serde_json::Value> = row.get("headers");
+                let headers = headers.map(|h| keys.open_headers(id, &h)).transpose()?;
+                let (headers, headers_sent) = custom_headers(headers);
+                Ok(Arc::new(Target {
+                    id,
                     version: row.get("version"),
                     enabled: row.get("enabled"),
                     url: row.get("url"),
-                    secret: row.get("secret"),
+                    secret: keys.open(id, row.get::<_, &str>("secret"))?,
                     previous_secret: previous.zip(until),
                     headers,
                     headers_sent,
-                })
+                }))
             })
-            .collect();
+            .collect::<Result<_, OpenError>>()?;
         self.remember(generation, ids, &found);
         let mut answers: HashMap<Uuid, Current> =
             ids.iter().map(|id| (*id, Current::Stop)).collect();

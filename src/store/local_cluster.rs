@@ -222,6 +222,12 @@ fn running_port(bindir: &Path, pgdata: &Path) -> Option<u16> {
     pidfile.lines().nth(3)?.trim().parse().ok()
 }
 
+/// A program of the server installation found on this machine (`pg_dump`,
+/// `psql`): the same one the managed cluster runs.
+pub fn server_program(name: &str) -> Result<PathBuf, ClusterError> {
+    Ok(find_bindir()?.join(name))
+}
+
 fn find_bindir() -> Result<PathBuf, ClusterError> {
     let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {

@@ -91,6 +91,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "masked_attempt_headers",
         sql: include_str!("../../migrations/0015_masked_attempt_headers.sql"),
     },
+    Migration {
+        version: 16,
+        name: "sealed_credentials",
+        sql: include_str!("../../migrations/0016_sealed_credentials.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

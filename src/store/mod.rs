@@ -14,6 +14,7 @@ pub mod listen;
 pub mod local_cluster;
 pub mod migrate;
 pub mod operational;
+pub mod sealing;
 pub mod sessions;
 pub mod stats;
 pub mod tenants;

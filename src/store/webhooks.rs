@@ -4,15 +4,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use tokio_postgres::types::Type;
 
+use super::sealing::Keys;
 use super::{operational, retry_transient, transient, Client, Page, Pool, Scope, StoreError};
 use crate::domain::{
-    mask_headers, CustomHeaders, EventType, EventTypeFilter, Payload, Secret, TenantKey, WebhookUrl,
+    mask_headers, CustomHeaders, EventType, EventTypeFilter, Payload, Secret, TenantKey,
+    WebhookUrl, MASKED,
 };
 use crate::sql;
 
@@ -87,20 +88,27 @@ pub struct WebhookChanges {
 }
 
 /// Registers a webhook; `None` when its tenant does not exist (or is being deleted).
-pub async fn insert(client: &Client, new: NewWebhook) -> Result<Option<Webhook>, StoreError> {
+/// Its secret and header values are stored sealed with `keys`.
+pub async fn insert(
+    client: &Client,
+    new: NewWebhook,
+    keys: &Keys,
+) -> Result<Option<Webhook>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_INSERT).await?;
+    let id = Uuid::now_v7();
+    let headers = keys.seal_headers(id, &serde_json::json!(new.headers.as_map()), MASKED);
     let row = client
         .query_opt(
             &stmt,
             &[
-                &Uuid::now_v7(),
+                &id,
                 &new.url.as_str(),
                 &new.event_types.into_inner(),
                 &new.description,
                 &new.enabled,
-                &new.secret.expose(),
+                &keys.seal(id, new.secret.expose()),
                 &new.rate_limit,
-                &Json(new.headers.as_map()),
+                &headers,
                 &new.tenant.as_str(),
                 &new.max_in_flight,
             ],
@@ -152,10 +160,11 @@ pub async fn update(
     id: Uuid,
     scope: Scope<'_>,
     changes: &WebhookChanges,
+    keys: &Keys,
 ) -> Result<Option<(Webhook, i64)>, StoreError> {
     let mut tries = 0;
     loop {
-        match update_once(client, id, scope, changes).await {
+        match update_once(client, id, scope, changes, keys).await {
             Err(e) if transient(&e, &mut tries).await => continue,
             done => return done,
         }
@@ -167,6 +176,7 @@ async fn update_once(
     id: Uuid,
     scope: Scope<'_>,
     changes: &WebhookChanges,
+    keys: &Keys,
 ) -> Result<Option<(Webhook, i64)>, StoreError> {
     let tx = client.transaction().await?;
     let stmt = tx.prepare_cached(sql::WEBHOOK_UPDATE).await?;
@@ -178,7 +188,11 @@ async fn update_once(
     let rate_limit = changes.rate_limit.flatten();
     let set_max_in_flight = changes.max_in_flight.is_some();
     let max_in_flight = changes.max_in_flight.flatten();
-    let headers = changes.headers.as_ref().map(|h| Json(h.as_map()));
+    // A masked value stays as it is: the statement keeps the stored one for it.
+    let headers = changes
+        .headers
+        .as_ref()
+        .map(|h| keys.seal_headers(id, &serde_json::json!(h.as_map()), MASKED));
     let Some(row) = tx
         .query_opt(
             &stmt,
@@ -225,12 +239,13 @@ pub async fn headers(
     client: &Client,
     id: Uuid,
     scope: Scope<'_>,
+    keys: &Keys,
 ) -> Result<Option<serde_json::Value>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_HEADERS).await?;
-    Ok(client
-        .query_opt(&stmt, &[&id, &scope.param()])
-        .await?
-        .map(|row| row.get("headers")))
+    let Some(row) = client.query_opt(&stmt, &[&id, &scope.param()]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(keys.open_headers(id, &row.get("headers"))?))
 }
 
 /// Deletes a webhook: it becomes a tombstone, disabled, its unfinished
@@ -354,12 +369,13 @@ pub async fn secret(
     client: &Client,
     id: Uuid,
     scope: Scope<'_>,
+    keys: &Keys,
 ) -> Result<Option<String>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_SECRET).await?;
-    Ok(client
-        .query_opt(&stmt, &[&id, &scope.param()])
-        .await?
-        .map(|r| r.get("secret")))
+    let Some(row) = client.query_opt(&stmt, &[&id, &scope.param()]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(keys.open(id, row.get::<_, &str>("secret"))?))
 }
 
 /// Requeues the webhook's failed deliveries (since `since`, if given); `None` when
@@ -387,13 +403,15 @@ pub async fn rotate_secret(
     id: Uuid,
     scope: Scope<'_>,
     new: &Secret,
+    keys: &Keys,
 ) -> Result<Option<(String, i64)>, StoreError> {
     let stmt = client.prepare_cached(sql::WEBHOOK_ROTATE_SECRET).await?;
-    let (stmt, new, tenant) = (&stmt, new.expose(), scope.param());
+    let sealed = keys.seal(id, new.expose());
+    let (stmt, sealed, tenant) = (&stmt, &sealed, scope.param());
     Ok(
-        retry_transient(|| async move { client.query_opt(stmt, &[&id, &new, &tenant]).await })
+        retry_transient(|| async move { client.query_opt(stmt, &[&id, sealed, &tenant]).await })
             .await?
-            .map(|r| (r.get("secret"), r.get("version"))),
+            .map(|r| (new.expose().to_owned(), r.get("version"))),
     )
 }
 

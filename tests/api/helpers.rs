@@ -648,6 +648,23 @@ impl Drop for Process {
     }
 }
 
+/// Every row of every table of a database, as `pg_dump --data-only` writes
+/// them: what a stolen backup holds.
+pub fn dump_rows(database_url: &str) -> String {
+    let pg_dump = hookrelay::store::local_cluster::server_program("pg_dump")
+        .expect("PostgreSQL is installed");
+    let out = std::process::Command::new(pg_dump)
+        .args(["--data-only", "--no-owner", "--dbname", database_url])
+        .output()
+        .expect("run pg_dump");
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("the dump is text")
+}
+
 /// A Postgres cluster of a test's own, for faults that stop the database.
 pub struct OwnCluster {
     pub cluster: LocalCluster,

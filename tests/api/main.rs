@@ -22,6 +22,7 @@ mod plans;
 mod rate_limit;
 mod scheduler;
 mod scheduler_storm;
+mod sealing;
 mod security;
 mod startup;
 mod tenant_lanes;

@@ -231,9 +231,14 @@ pub async fn reveal_secret(
     posted: Posted<NoFields>,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = id("webhook", &raw)?;
-    let secret = webhooks::secret(&state.db().await?, id, posted.viewer.scope())
-        .await?
-        .ok_or_else(|| ConsoleError::NotFound(format!("no webhook with id {id}")))?;
+    let secret = webhooks::secret(
+        &state.db().await?,
+        id,
+        posted.viewer.scope(),
+        &state.config.keys,
+    )
+    .await?
+    .ok_or_else(|| ConsoleError::NotFound(format!("no webhook with id {id}")))?;
     let extras = Extras {
         secret: Some(secret),
         ..Extras::default()
