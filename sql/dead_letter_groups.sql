@@ -15,7 +15,7 @@ WITH RECURSIVE hooks(webhook_id) AS (
     FROM hooks h
     WHERE h.webhook_id IS NOT NULL
 )
-SELECT h.webhook_id, w.url, w.enabled,
+SELECT h.webhook_id, w.tenant, w.url, w.enabled,
        (SELECT count(*) FROM (SELECT 1 FROM deliveries d
                               WHERE d.status = 'failed' AND d.webhook_id = h.webhook_id
                               LIMIT 1000) capped) AS failed,

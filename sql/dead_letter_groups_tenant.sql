@@ -3,7 +3,7 @@
 -- read through its webhooks in id order after $1 (webhooks_by_tenant, then
 -- one descent of deliveries_failed each), so other tenants' dead letters are
 -- never walked past. At most $2.
-SELECT w.id AS webhook_id, w.url, w.enabled,
+SELECT w.id AS webhook_id, w.tenant, w.url, w.enabled,
        (SELECT count(*) FROM (SELECT 1 FROM deliveries d
                               WHERE d.status = 'failed' AND d.webhook_id = w.id
                               LIMIT 1000) capped) AS failed,

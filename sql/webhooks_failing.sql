@@ -3,7 +3,7 @@
 -- failed attempts (migrations/0008_auto_disable.sql), enabled or disabled by
 -- it, at most $1; all tenants' ($2 null) or one tenant's. Reads webhooks
 -- alone; the partial index webhooks_failing holds the enabled ones.
-SELECT id, url, enabled, disabled_reason, failing_since, failing_attempts,
+SELECT id, tenant, url, enabled, disabled_reason, failing_since, failing_attempts,
        failing_first_error, failing_paused
 FROM webhooks
 WHERE failing_since IS NOT NULL AND deleted_at IS NULL

@@ -103,6 +103,16 @@ pub struct Settings {
     )]
     pub portal_frame_ancestors: String,
 
+    /// The operator's name, shown on the tenant portal (its header and page
+    /// titles) in place of hookrelay's.
+    #[arg(long, env = "HOOKRELAY_PORTAL_TITLE", value_parser = parse_portal_title, global = true)]
+    pub portal_title: Option<String>,
+
+    /// The portal's accent colour (links, buttons), a CSS colour: #rgb,
+    /// #rrggbb, a name, or rgb()/hsl().
+    #[arg(long, env = "HOOKRELAY_PORTAL_ACCENT", value_parser = parse_css_color, global = true)]
+    pub portal_accent: Option<String>,
+
     /// Largest accepted request body, in bytes (suffixes KiB and MiB allowed).
     #[arg(long, env = "HOOKRELAY_MAX_PAYLOAD", default_value = "256KiB", value_parser = parse_size, global = true)]
     pub max_payload: usize,
@@ -293,6 +303,8 @@ pub struct Config {
     pub public_url: Option<url::Url>,
     /// CSP frame-ancestors sources of the portal, already checked.
     pub portal_frame_ancestors: String,
+    pub portal_title: Option<String>,
+    pub portal_accent: Option<String>,
     pub max_payload: usize,
     pub delivery_timeout: Duration,
     pub retry_schedule: RetrySchedule,
@@ -335,6 +347,8 @@ impl Config {
             api_tokens,
             public_url: s.public_url,
             portal_frame_ancestors: s.portal_frame_ancestors,
+            portal_title: s.portal_title,
+            portal_accent: s.portal_accent,
             max_payload: s.max_payload,
             delivery_timeout: s.delivery_timeout,
             retry_schedule: s.retry_schedule,
@@ -451,6 +465,39 @@ fn parse_public_url(s: &str) -> Result<url::Url, String> {
         return Err("must have no query (?...) and no fragment (#...)".into());
     }
     Ok(url)
+}
+
+/// A name to show: one line, not empty, at most 80 characters.
+fn parse_portal_title(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 80 || s.chars().any(char::is_control) {
+        return Err("must be 1 to 80 characters on one line".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// A CSS colour, and nothing that could end the declaration it goes into:
+/// `#` and 3, 4, 6 or 8 hex digits, a colour name, or rgb()/rgba()/hsl()/hsla()
+/// of numbers.
+fn parse_css_color(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let hex = s
+        .strip_prefix('#')
+        .is_some_and(|h| matches!(h.len(), 3 | 4 | 6 | 8) && h.chars().all(|c| c.is_ascii_hexdigit()));
+    let name = !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphabetic());
+    let function = ["rgb(", "rgba(", "hsl(", "hsla("].iter().any(|f| {
+        s.strip_prefix(f)
+            .and_then(|rest| rest.strip_suffix(')'))
+            .is_some_and(|args| {
+                !args.is_empty()
+                    && args.chars().all(|c| c.is_ascii_digit() || " ,.%/".contains(c) || c == 'd' || c == 'e' || c == 'g')
+            })
+    });
+    if hex || name || function {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not a CSS colour like #2457c5, teal or rgb(36 87 197)"))
+    }
 }
 
 /// Sources as CSP writes them ('none', 'self', https://host:port, *.example.com),
@@ -583,6 +630,18 @@ mod tests {
             .unwrap()
             .auto_disable_after
             .is_zero());
+    }
+
+    #[test]
+    fn portal_accents_are_colours_and_cannot_break_out_of_the_stylesheet() {
+        for good in ["#2457c5", "#abc", "teal", "rgb(36 87 197)", "hsl(220deg 69% 46% / .9)"] {
+            assert!(parse_css_color(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", "#12", "red; } body { display: none", "url(x)", "rgb(1,2,3);x", "#zzz"] {
+            assert!(parse_css_color(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_portal_title("Acme Webhooks").is_ok());
+        assert!(parse_portal_title("two\nlines").is_err());
     }
 
     #[test]

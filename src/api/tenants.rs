@@ -29,7 +29,7 @@ const MAX_METADATA: usize = 4096;
 /// Longest tenant name, in characters.
 const MAX_NAME: usize = 256;
 /// A token's life when the request names none, and the longest it may ask for.
-const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(utoipa::ToSchema, Deserialize, Default)]
@@ -271,6 +271,14 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Tenant default is the operator's: it holds hookrelay's notices about
+/// every tenant, so whoever acted as it would read every customer's.
+pub(crate) fn default_gets_no_tokens() -> ApiError {
+    ApiError::Conflict(
+        "the tenant default is the operator's and gets no tenant tokens or portal links: use an operator token, or make a tenant of its own (PUT /tenants/{key})".into(),
+    )
+}
+
 async fn issue(
     state: &AppState,
     key: &str,
@@ -282,9 +290,7 @@ async fn issue(
     // Tenant default is the operator's: it holds hookrelay's notices about
     // every tenant, so whoever acted as it would read every customer's.
     if key.is_default() {
-        return Err(ApiError::Conflict(
-            "the tenant default is the operator's and gets no tenant tokens or portal links: use an operator token, or make a tenant of its own (PUT /tenants/{key})".into(),
-        ));
+        return Err(default_gets_no_tokens());
     }
     let body = read_optional_json_body(req, payload, state.config.max_payload).await?;
     let input: IssueToken = match &body {

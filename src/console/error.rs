@@ -7,6 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 
 use super::area::Area;
+use super::brand::Brand;
 use super::templates;
 use crate::api::ApiError;
 use crate::store::StoreError;
@@ -81,10 +82,13 @@ impl ResponseError for ConsoleError {
 
 impl ConsoleError {
     /// The HTML page this error is shown as in `area`; `None` for a redirect.
-    pub fn page(&self, area: Area) -> Option<String> {
+    pub fn page(&self, area: Area, brand: &Brand) -> Option<String> {
         if matches!(self, ConsoleError::SignIn(_)) {
             return None;
         }
-        Some(templates::error::page(area, self.status_code(), &self.to_string()).into_string())
+        Some(
+            templates::error::page(area, brand, self.status_code(), &self.to_string())
+                .into_string(),
+        )
     }
 }

@@ -12,6 +12,7 @@ use actix_web::web::Data;
 use actix_web::{HttpMessage, HttpResponse};
 
 use super::area::Area;
+use super::brand::Brand;
 use super::error::ConsoleError;
 use super::session::PendingCookie;
 use crate::api::AppState;
@@ -25,16 +26,20 @@ pub async fn secure(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let area = Area::of(req.path());
-    let ancestors = match (area, req.app_data::<Data<AppState>>()) {
+    let state = req.app_data::<Data<AppState>>();
+    let ancestors = match (area, state) {
         (Area::Portal, Some(state)) => state.config.portal_frame_ancestors.clone(),
         _ => "'none'".to_owned(),
     };
+    let brand = state
+        .map(|s| Brand::of(&s.config, area))
+        .unwrap_or_default();
     let mut res = next.call(req).await?.map_into_boxed_body();
     let page = res
         .response()
         .error()
         .and_then(|e| e.as_error::<ConsoleError>())
-        .and_then(|e| e.page(area));
+        .and_then(|e| e.page(area, &brand));
     if let Some(page) = page {
         let status = res.status();
         res = res.into_response(
@@ -55,6 +60,8 @@ pub async fn secure(
     if ancestors == "'none'" {
         // For browsers that predate frame-ancestors.
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    } else {
+        partitioned(headers);
     }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -66,4 +73,25 @@ pub async fn secure(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+/// A framed portal's cookies are third-party ones on the operator's site,
+/// which browsers that block those drop unless they are `Partitioned`
+/// (CHIPS): kept for that site's frames alone, which is all the portal
+/// needs. The cookie crate actix-web uses cannot say so, hence the suffix.
+fn partitioned(headers: &mut actix_web::http::header::HeaderMap) {
+    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(header::SET_COOKIE);
+    for cookie in cookies {
+        let with = cookie
+            .to_str()
+            .ok()
+            .filter(|c| !c.contains("Partitioned"))
+            .and_then(|c| HeaderValue::from_str(&format!("{c}; Partitioned")).ok())
+            .unwrap_or(cookie);
+        headers.append(header::SET_COOKIE, with);
+    }
 }

@@ -26,6 +26,7 @@
 
 mod area;
 mod assets;
+mod brand;
 mod chart;
 mod csrf;
 mod error;

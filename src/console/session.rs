@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::area::Area;
+use super::brand::Brand;
 use super::csrf;
 use super::error::ConsoleError;
 use crate::api::auth::Caller;
@@ -53,6 +54,7 @@ pub struct Viewer {
     csrf: String,
     /// False when no sign-in is needed (no API tokens configured): nothing to sign out of.
     pub signed_in: bool,
+    pub brand: Brand,
 }
 
 impl Viewer {
@@ -129,13 +131,14 @@ async fn resolve(req: &HttpRequest) -> Result<Viewer, ConsoleError> {
     if area == Area::Console && state.config.api_tokens.is_empty() {
         let (raw, cookie) = open(state, area, &Caller::Operator, None).await?;
         req.extensions_mut().insert(PendingCookie(cookie));
-        return Ok(viewer(area, Caller::Operator, &raw, false));
+        return Ok(viewer(state, area, Caller::Operator, &raw, false));
     }
     Err(ConsoleError::SignIn(area))
 }
 
-fn viewer(area: Area, caller: Caller, raw: &str, signed_in: bool) -> Viewer {
+fn viewer(state: &AppState, area: Area, caller: Caller, raw: &str, signed_in: bool) -> Viewer {
     Viewer {
+        brand: Brand::of(&state.config, area),
         area,
         caller,
         csrf: csrf::token_for(raw),
@@ -166,7 +169,20 @@ async fn find(state: &AppState, area: Area, raw: &str) -> Result<Option<Viewer>,
         // A tenant token's expiry, revocation and tenant are checked in the statement.
         (Caller::Tenant(_), hash) => hash.is_some(),
     };
-    Ok(token_holds.then(|| viewer(area, caller, raw, true)))
+    Ok(token_holds.then(|| viewer(state, area, caller, raw, true)))
+}
+
+/// Who the request's session cookie signs in as in `area`, if anyone:
+/// what a sign-in would replace.
+pub async fn current(
+    state: &AppState,
+    req: &HttpRequest,
+    area: Area,
+) -> Result<Option<Caller>, ConsoleError> {
+    let Some(cookie) = req.cookie(area.cookie()) else {
+        return Ok(None);
+    };
+    Ok(find(state, area, cookie.value()).await?.map(|v| v.caller))
 }
 
 /// Opens a session for `caller`; returns its raw value and its cookie.
@@ -193,19 +209,24 @@ async fn open(
 }
 
 /// A cookie as every console cookie is: for this area's path only, out of
-/// scripts' reach, never sent by another site's request.
+/// scripts' reach, never sent by another site's request, except the
+/// portal's when the operator lets other sites frame it
+/// (HOOKRELAY_PORTAL_FRAME_ANCESTORS): inside a frame on another site every
+/// request is cross-site, so those are `SameSite=None` (which browsers take
+/// only with `Secure`), and forgery protection rests on the anti-forgery
+/// token, which every form carries anyway (`csrf.rs`).
 pub fn cookie(state: &AppState, area: Area, name: &'static str, value: String) -> Cookie<'static> {
+    let framed = area == Area::Portal && state.config.portal_frame_ancestors != "'none'";
+    let https = state
+        .config
+        .public_url
+        .as_ref()
+        .is_some_and(|u| u.scheme() == "https");
     Cookie::build(name, value)
         .path(area.base())
         .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(
-            state
-                .config
-                .public_url
-                .as_ref()
-                .is_some_and(|u| u.scheme() == "https"),
-        )
+        .same_site(if framed { SameSite::None } else { SameSite::Strict })
+        .secure(https || framed)
         .finish()
 }
 

@@ -14,6 +14,7 @@ pub const COUNTED_UP_TO: i64 = 1000;
 #[derive(Debug, Clone)]
 pub struct DeadLetters {
     pub webhook_id: Uuid,
+    pub tenant: String,
     pub url: String,
     pub enabled: bool,
     /// Up to `COUNTED_UP_TO`.
@@ -49,6 +50,7 @@ pub async fn by_webhook(
         .iter()
         .map(|r| DeadLetters {
             webhook_id: r.get("webhook_id"),
+            tenant: r.get("tenant"),
             url: r.get("url"),
             enabled: r.get("enabled"),
             failed: r.get("failed"),

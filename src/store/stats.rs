@@ -99,6 +99,7 @@ pub struct Failing {
 #[derive(Debug, Clone)]
 pub struct FailingWebhook {
     pub id: Uuid,
+    pub tenant: String,
     pub url: String,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
@@ -118,6 +119,7 @@ pub async fn failing_webhooks(
         .iter()
         .map(|r| FailingWebhook {
             id: r.get("id"),
+            tenant: r.get("tenant"),
             url: r.get("url"),
             enabled: r.get("enabled"),
             disabled_reason: r.get("disabled_reason"),

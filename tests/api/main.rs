@@ -22,6 +22,7 @@ mod plans;
 mod rate_limit;
 mod scheduler;
 mod scheduler_storm;
+mod screens;
 mod sealing;
 mod security;
 mod startup;

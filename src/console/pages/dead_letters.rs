@@ -22,15 +22,18 @@ pub async fn list(
     let query = Query::parse(req.query_string())?;
     // Groups are ordered by webhook id; the cursor is the last one shown.
     let after = query.uuid("after")?;
-    let mut groups =
-        dead_letters::by_webhook(&state.db().await?, viewer.scope(), after, PAGE + 1).await?;
+    // ?tenant= narrows the operator's list to one tenant (a portal's is one already).
+    let tenant = query.tenant()?;
+    let scope = viewer.caller.list_scope(tenant.as_ref())?;
+    let mut groups = dead_letters::by_webhook(&state.db().await?, scope, after, PAGE + 1).await?;
     let next = if groups.len() as i64 > PAGE {
         groups.truncate(PAGE as usize);
         groups.last().map(|g| {
-            with_query(
-                &viewer.href("/dead-letters"),
-                &[("after".to_owned(), g.webhook_id.to_string())],
-            )
+            let mut pairs = vec![("after".to_owned(), g.webhook_id.to_string())];
+            if let Some(t) = &tenant {
+                pairs.push(("tenant".to_owned(), t.as_str().to_owned()));
+            }
+            with_query(&viewer.href("/dead-letters"), &pairs)
         })
     } else {
         None
@@ -39,6 +42,7 @@ pub async fn list(
         viewer: &viewer,
         groups: &groups,
         next,
+        tenant: tenant.map(|t| t.as_str().to_owned()).unwrap_or_default(),
         notice: notice(&query),
     })))
 }

@@ -28,8 +28,16 @@ use crate::store::{stats, Client};
 /// Every page and form of an area; the portal has the same but tenants.
 pub fn register(scope: actix_web::Scope, area: Area) -> actix_web::Scope {
     let scope = match area {
-        Area::Console => scope.route("/tenants", web::get().to(tenants::list)),
-        Area::Portal => scope,
+        Area::Console => scope
+            .route("/tenants", web::get().to(tenants::list))
+            .route(
+                "/tenants/{key}/portal",
+                web::post().to(tenants::portal_link),
+            ),
+        Area::Portal => scope.route(
+            "/brand.css",
+            web::get().to(crate::console::brand::stylesheet),
+        ),
     };
     scope
         .route("", web::get().to(overview::show))

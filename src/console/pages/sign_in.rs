@@ -9,14 +9,28 @@ use serde::Deserialize;
 use super::{see_other, NoFields};
 use crate::api::AppState;
 use crate::console::area::Area;
+use crate::console::brand::Brand;
 use crate::console::csrf::{self, Posted, SignInPosted, SIGN_IN_COOKIE};
 use crate::console::error::ConsoleError;
 use crate::console::session;
-use crate::console::templates::sign_in::{page, SignInPage};
+use crate::api::auth::Caller;
+use crate::console::templates::sign_in::{page, Replacing, SignInPage};
+
+/// Who a caller is, as the question about replacing a session names them.
+fn describe(caller: &Caller) -> String {
+    match caller {
+        Caller::Operator => "the operator".to_owned(),
+        Caller::Tenant(key) => format!("tenant {}", key.as_str()),
+    }
+}
 
 #[derive(Deserialize)]
 pub struct TokenForm {
     token: String,
+    /// "replace": the viewer was asked, and agreed, to end the session the
+    /// browser has for another tenant.
+    #[serde(default)]
+    confirm: String,
 }
 
 /// The form, with a fresh double-submit token in a cookie of its own.
@@ -25,6 +39,18 @@ fn form_response(
     area: Area,
     status: StatusCode,
     error: Option<&str>,
+) -> HttpResponse {
+    form_or_question(state, area, status, error, None)
+}
+
+/// The form, or (`replacing`) the question whether to replace the session
+/// this browser has, with the token carried to the answer.
+fn form_or_question(
+    state: &AppState,
+    area: Area,
+    status: StatusCode,
+    error: Option<&str>,
+    replacing: Option<Replacing>,
 ) -> HttpResponse {
     let token = csrf::sign_in_token();
     let mut cookie = session::cookie(state, area, SIGN_IN_COOKIE, token.clone());
@@ -35,8 +61,10 @@ fn form_response(
         .body(
             page(&SignInPage {
                 area,
+                brand: &Brand::of(&state.config, area),
                 token: &token,
                 error,
+                replacing,
             })
             .into_string(),
         )
@@ -82,6 +110,27 @@ pub async fn submit(
             Some("That token does not open this console."),
         ));
     };
+    // One session at a time: a link must not silently switch a browser that
+    // is signed in as one tenant to another (whose webhooks the viewer might
+    // then fill with its own URLs and credentials). Asked first; until the
+    // answer, the session stays as it was.
+    if posted.form.confirm != "replace" {
+        if let Some(now) = session::current(&state, &req, area).await? {
+            if now != granted.caller {
+                return Ok(form_or_question(
+                    &state,
+                    area,
+                    StatusCode::OK,
+                    None,
+                    Some(Replacing {
+                        signed_in_as: describe(&now),
+                        link_for: describe(&granted.caller),
+                        token: posted.form.token.trim().to_owned(),
+                    }),
+                ));
+            }
+        }
+    }
     let cookie = session::sign_in(&state, area, granted).await?;
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)

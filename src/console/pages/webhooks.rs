@@ -46,6 +46,7 @@ pub async fn list(
             .iter()
             .map(|w| (w, health.get(&w.id).cloned().unwrap_or_default()))
             .collect(),
+        tenant: tenant.map(|t| t.as_str().to_owned()).unwrap_or_default(),
         next,
     })))
 }
@@ -137,9 +138,11 @@ pub struct EditFields {
 
 /// The form's fields as a PATCH, parsed as the API parses its JSON.
 fn changes(state: &AppState, f: &EditFields) -> Result<WebhookChanges, ApiError> {
+    // Commas and line breaks separate types; a space does not, so a type
+    // typed with one is refused as the API refuses it, not split into several.
     let types: Vec<String> = f
         .event_types
-        .split([',', ' ', '\n'])
+        .split([',', '\n'])
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_owned)

@@ -11,6 +11,8 @@ pub struct DeadLettersPage<'a> {
     pub groups: &'a [DeadLetters],
     pub next: Option<String>,
     pub notice: Option<String>,
+    /// The tenant filter, as given.
+    pub tenant: String,
 }
 
 pub fn page(p: &DeadLettersPage) -> Markup {
@@ -23,6 +25,7 @@ pub fn page(p: &DeadLettersPage) -> Markup {
             h1 { "Dead letters" }
             (notice(p.notice.as_deref(), false))
             p.muted { "Deliveries whose retry budget ran out, by webhook. Retrying sends them again with a fresh budget." }
+            (super::tenant_filter(v, "/dead-letters", &p.tenant))
             div.panel {
                 @if p.groups.is_empty() {
                     p.muted { "No dead letters." }
@@ -30,23 +33,24 @@ pub fn page(p: &DeadLettersPage) -> Markup {
                     div.table-scroll {
                         table {
                             thead { tr {
-                                th { "Webhook" } th.num { "Failed" } th { "Newest" } th { "Last answer" } th { span.skip { "Actions" } }
+                                th { "Webhook" } @if super::many_tenants(v) { th { "Tenant" } } th.num { "Failed" } th { "Newest" } th { "Last answer" } th { span.skip { "Actions" } }
                             } }
                             tbody {
                                 @for g in p.groups {
                                     tr {
-                                        td {
+                                        td data-label="Webhook" {
                                             a.url href=(v.href(&format!("/webhooks/{}", g.webhook_id))) { (g.url) }
                                             @if !g.enabled { " " (super::enabled(false)) }
                                         }
-                                        td.num {
+                                        @if super::many_tenants(v) { td.mono data-label="Tenant" { (super::tenant_cell(v, "/dead-letters", &g.tenant)) } }
+                                        td.num data-label="Failed" {
                                             a href=(v.href(&format!("/deliveries?status=failed&webhook_id={}", g.webhook_id))) {
                                                 (g.failed) @if g.failed >= COUNTED_UP_TO { "+" }
                                             }
                                         }
-                                        td { a href=(v.href(&format!("/deliveries/{}", g.newest_id))) { (when(g.newest_at)) } }
-                                        td { (outcome(g.last_status_code, g.last_error.as_deref())) }
-                                        td {
+                                        td data-label="Newest" { a href=(v.href(&format!("/deliveries/{}", g.newest_id))) { (when(g.newest_at)) } }
+                                        td data-label="Last answer" { (outcome(g.last_status_code, g.last_error.as_deref())) }
+                                        td.actions-cell {
                                             form.inline method="post" action=(v.href(&format!("/webhooks/{}/retry-failed", g.webhook_id))) {
                                                 (csrf(v))
                                                 input type="hidden" name="back" value="dead-letters";

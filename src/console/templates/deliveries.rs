@@ -39,7 +39,7 @@ pub fn table(v: &Viewer, rows: &[Row], next: Option<&str>, show_webhook: bool) -
             div.table-scroll {
                 table {
                     thead { tr {
-                        th { "Created" } th { "Event type" }
+                        th { "Created" } @if super::many_tenants(v) { th { "Tenant" } } th { "Event type" }
                         @if show_webhook { th { "Webhook" } }
                         th { "Status" } th.num { "Attempts" } th { "Last answer" }
                     } }
@@ -47,14 +47,15 @@ pub fn table(v: &Viewer, rows: &[Row], next: Option<&str>, show_webhook: bool) -
                         @for r in rows {
                             @let d = r.delivery;
                             tr {
-                                td { a href=(v.href(&format!("/deliveries/{}", d.id))) { (when(d.created_at)) } }
-                                td.mono.wrap { (r.event_type.unwrap_or("—")) }
+                                td data-label="Created" { a href=(v.href(&format!("/deliveries/{}", d.id))) { (when(d.created_at)) } }
+                                @if super::many_tenants(v) { td.mono data-label="Tenant" { (super::tenant_cell(v, "/deliveries", &d.tenant)) } }
+                                td.mono.types data-label="Event type" { (r.event_type.unwrap_or("—")) }
                                 @if show_webhook {
-                                    td { a.url.small href=(v.href(&format!("/webhooks/{}", d.webhook_id))) { (r.url.unwrap_or("(deleted)")) } }
+                                    td data-label="Webhook" { a.url.small href=(v.href(&format!("/webhooks/{}", d.webhook_id))) { (r.url.unwrap_or("(deleted)")) } }
                                 }
-                                td { (status(&d.status)) }
-                                td.num { (d.attempts) }
-                                td { (outcome(d.last_status_code, d.last_error.as_deref())) }
+                                td data-label="Status" { (status(&d.status)) }
+                                td.num data-label="Attempts" { (d.attempts) }
+                                td data-label="Last answer" { (outcome(d.last_status_code, d.last_error.as_deref())) }
                             }
                         }
                     }

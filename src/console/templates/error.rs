@@ -5,11 +5,13 @@ use maud::{html, Markup};
 
 use super::bare;
 use crate::console::area::Area;
+use crate::console::brand::Brand;
 
-pub fn page(area: Area, status: StatusCode, message: &str) -> Markup {
+pub fn page(area: Area, brand: &Brand, status: StatusCode, message: &str) -> Markup {
     let title = status.canonical_reason().unwrap_or("Error");
     bare(
         area,
+        brand,
         title,
         false,
         html! {

@@ -18,6 +18,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::area::Area;
 use super::assets;
+use super::brand::Brand;
 use super::session::Viewer;
 use crate::api::auth::Caller;
 
@@ -31,22 +32,23 @@ pub enum Nav {
     DeadLetters,
 }
 
-fn head(title: &str) -> Markup {
+fn head(title: &str, brand: &Brand) -> Markup {
     html! {
         head {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
             meta name="referrer" content="same-origin";
-            title { (title) " · hookrelay" }
+            title { (title) " · " (brand.name()) }
             link rel="stylesheet" href=(assets::stylesheet());
+            @if brand.accent { link rel="stylesheet" href=(super::brand::STYLESHEET); }
         }
     }
 }
 
-fn brand(area: Area, caller: Option<&Caller>) -> Markup {
+fn brand(area: Area, brand: &Brand, caller: Option<&Caller>) -> Markup {
     html! {
         a.brand href=(area.base()) {
-            "hookrelay"
+            (brand.name())
             small {
                 @match caller {
                     Some(Caller::Tenant(key)) => { "portal · " (key.as_str()) }
@@ -73,12 +75,12 @@ pub fn layout(viewer: &Viewer, title: &str, active: Nav, body: Markup) -> Markup
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, &viewer.brand))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
                     div.bar {
-                        (brand(viewer.area, Some(&viewer.caller)))
+                        (brand(viewer.area, &viewer.brand, Some(&viewer.caller)))
                         nav aria-label="Sections" {
                             ul {
                                 @for (nav, label, href) in &entries {
@@ -107,13 +109,13 @@ pub fn layout(viewer: &Viewer, title: &str, active: Nav, body: Markup) -> Markup
 }
 
 /// A page without navigation: sign-in and errors.
-pub fn bare(area: Area, title: &str, script: bool, body: Markup) -> Markup {
+pub fn bare(area: Area, b: &Brand, title: &str, script: bool, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, b))
             body {
-                header.top { div.bar { (brand(area, None)) } }
+                header.top { div.bar { (brand(area, b, None)) } }
                 main #main { (body) }
                 @if script {
                     script src=(assets::script()) {}
@@ -186,8 +188,42 @@ pub fn pager(next: Option<&str>) -> Markup {
     }
 }
 
+/// Whether a list may hold more than one tenant's rows, and so shows whose
+/// each is: the operator's lists do, a portal's never.
+pub fn many_tenants(viewer: &Viewer) -> bool {
+    viewer.caller == Caller::Operator
+}
+
+/// The operator's filter of a list by tenant (a portal's lists are one tenant's).
+pub fn tenant_filter(viewer: &Viewer, list: &str, tenant: &str) -> Markup {
+    html! {
+        @if many_tenants(viewer) {
+            form.panel method="get" action=(viewer.href(list)) role="search" aria-label="Filter by tenant" {
+                div.filters {
+                    div.field {
+                        label for="tenant" { "Tenant" }
+                        input #tenant type="text" name="tenant" value=(tenant) placeholder="any";
+                    }
+                    div.field { button type="submit" { "Filter" } }
+                }
+            }
+        }
+    }
+}
+
+/// A tenant in a list: its key, linking to the same list for it alone.
+pub fn tenant_cell(viewer: &Viewer, list: &str, tenant: &str) -> Markup {
+    html! { a href=(crate::console::pages::tenant_link(viewer, list, tenant)) { (tenant) } }
+}
+
 /// The last status code and error of a delivery or attempt, in one cell.
 pub fn outcome(code: Option<i32>, error: Option<&str>) -> Markup {
+    // A reason that starts with the status ("410 Gone: ...") says it once.
+    let prefix = code.map(|c| format!("{c} "));
+    let error = error.map(|e| match &prefix {
+        Some(p) => e.strip_prefix(p.as_str()).unwrap_or(e),
+        None => e,
+    });
     html! {
         @if let Some(c) = code { span.mono { "HTTP " (c) } " " }
         @if let Some(e) = error { span.small.wrap { (e) } }

@@ -56,26 +56,27 @@ pub fn page(p: &OverviewPage) -> Markup {
                     div.table-scroll {
                         table {
                             thead { tr {
-                                th { "Webhook" } th { "State" } th { "Failing since" }
+                                th { "Webhook" } @if super::many_tenants(v) { th { "Tenant" } } th { "State" } th { "Failing since" }
                                 th.num { "Failed attempts" } th { "First error" }
                             } }
                             tbody {
                                 @for w in p.failing {
                                     tr {
-                                        td { a.url href=(v.href(&format!("/webhooks/{}", w.id))) { (w.url) } }
-                                        td {
+                                        td data-label="Webhook" { a.url href=(v.href(&format!("/webhooks/{}", w.id))) { (w.url) } }
+                                        @if super::many_tenants(v) { td.mono data-label="Tenant" { (super::tenant_cell(v, "/webhooks", &w.tenant)) } }
+                                        td data-label="State" {
                                             (super::enabled(w.enabled))
                                             @if w.failing.paused { " " (super::status("paused")) }
                                             @if let Some(r) = &w.disabled_reason { div.small.muted.wrap { (r) } }
                                         }
-                                        td {
+                                        td data-label="Failing since" {
                                             (maybe_when(w.failing.since))
                                             @if let Some(since) = w.failing.since {
                                                 div.small.muted { (age((p.now - since).num_seconds() as f64)) " ago" }
                                             }
                                         }
-                                        td.num { (w.failing.attempts) @if w.failing.attempts >= 10 { "+" } }
-                                        td.small.wrap { (w.failing.first_error.as_deref().unwrap_or("—")) }
+                                        td.num data-label="Failed attempts" { (w.failing.attempts) @if w.failing.attempts >= 10 { "+" } }
+                                        td.small.wrap data-label="First error" { (w.failing.first_error.as_deref().unwrap_or("—")) }
                                     }
                                 }
                             }

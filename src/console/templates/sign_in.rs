@@ -5,13 +5,25 @@ use maud::{html, Markup};
 
 use super::bare;
 use crate::console::area::Area;
+use crate::console::brand::Brand;
 use crate::console::csrf;
 
 pub struct SignInPage<'a> {
     pub area: Area,
+    pub brand: &'a Brand,
     /// The double-submit token, also set in the sign-in cookie.
     pub token: &'a str,
     pub error: Option<&'a str>,
+    /// A sign-in that would end the browser's session for someone else:
+    /// asked about, not done.
+    pub replacing: Option<Replacing>,
+}
+
+pub struct Replacing {
+    pub signed_in_as: String,
+    pub link_for: String,
+    /// The token given, posted again if the viewer agrees.
+    pub token: String,
 }
 
 pub fn page(p: &SignInPage) -> Markup {
@@ -29,9 +41,26 @@ pub fn page(p: &SignInPage) -> Markup {
     };
     bare(
         p.area,
+        p.brand,
         title,
-        p.area == Area::Portal,
+        p.area == Area::Portal && p.replacing.is_none(),
         html! {
+            @if let Some(r) = &p.replacing {
+                div.panel.sign-in #replace-session {
+                    h1 { "Switch portals?" }
+                    p { "This browser is signed in as " strong { (r.signed_in_as) } ". The link you opened is for " strong { (r.link_for) } "." }
+                    p { "Switching signs you out of " (r.signed_in_as) ". Only switch if you expected a link for " (r.link_for) "." }
+                    form #replace-form method="post" action={ (p.area.base()) "/sign-in" } {
+                        input type="hidden" name=(csrf::FIELD) value=(p.token);
+                        input type="hidden" name="token" value=(r.token);
+                        input type="hidden" name="confirm" value="replace";
+                        div.actions {
+                            button #replace type="submit" { "Switch to " (r.link_for) }
+                            a.button.secondary #stay href=(p.area.base()) { "Stay as " (r.signed_in_as) }
+                        }
+                    }
+                }
+            } @else {
             div.panel.sign-in {
                 h1 { (title) }
                 @if let Some(e) = p.error {
@@ -47,6 +76,7 @@ pub fn page(p: &SignInPage) -> Markup {
                     }
                     button type="submit" { "Sign in" }
                 }
+            }
             }
         },
     )

@@ -10,6 +10,8 @@ use crate::store::webhooks::Webhook;
 pub struct WebhooksPage<'a> {
     pub viewer: &'a Viewer,
     pub rows: Vec<(&'a Webhook, Health)>,
+    /// The tenant filter, as given.
+    pub tenant: String,
     pub next: Option<String>,
 }
 
@@ -38,6 +40,7 @@ pub fn page(p: &WebhooksPage) -> Markup {
         Nav::Webhooks,
         html! {
             h1 { "Webhooks" }
+            (super::tenant_filter(v, "/webhooks", &p.tenant))
             div.panel {
                 @if p.rows.is_empty() {
                     p.muted { "No webhooks yet. Register one with POST /webhooks." }
@@ -45,21 +48,22 @@ pub fn page(p: &WebhooksPage) -> Markup {
                     div.table-scroll {
                         table {
                             thead { tr {
-                                th { "URL" } th { "Event types" } th { "State" } th { "Health (last hour)" }
+                                th { "URL" } @if super::many_tenants(v) { th { "Tenant" } } th { "Event types" } th { "State" } th { "Health (last hour)" }
                             } }
                             tbody {
                                 @for (w, h) in &p.rows {
                                     tr {
-                                        td {
+                                        td data-label="URL" {
                                             a.url href=(v.href(&format!("/webhooks/{}", w.id))) { (w.url) }
                                             @if let Some(d) = &w.description { div.small.muted.wrap { (d) } }
                                         }
-                                        td.small.wrap { (w.event_types.join(", ")) }
-                                        td {
+                                        @if super::many_tenants(v) { td.mono data-label="Tenant" { (super::tenant_cell(v, "/webhooks", &w.tenant)) } }
+                                        td.small.types data-label="Event types" { (w.event_types.join(", ")) }
+                                        td data-label="State" {
                                             (super::enabled(w.enabled))
                                             @if let Some(r) = &w.disabled_reason { div.small.muted.wrap { (r) } }
                                         }
-                                        td.small { (health(h)) }
+                                        td.small data-label="Health (last hour)" { (health(h)) }
                                     }
                                 }
                             }
