@@ -222,10 +222,13 @@ async fn every_form_without_the_sessions_anti_forgery_token_is_refused() {
     app.wait_for_status(&delivery_id, "failed", Duration::from_secs(10))
         .await;
 
+    app.put("/tenants/acme", &json!({})).await;
+
     let mut visitor = Visitor::new(&app);
     visitor.sign_in("/console", OPERATOR_TOKEN).await;
     let csrf = visitor.csrf("/console").await;
     let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        ("/console/tenants/acme/portal".to_owned(), vec![]),
         (format!("/console/deliveries/{delivery_id}/retry"), vec![]),
         (
             format!("/console/webhooks/{webhook_id}/retry-failed"),
@@ -286,6 +289,7 @@ async fn every_form_without_the_sessions_anti_forgery_token_is_refused() {
         .unwrap()
         .get(0);
     assert_eq!(tests, 0, "no test event was sent");
+    assert_eq!(app.count("tenant_tokens").await, 0, "no portal link was made");
     assert_eq!(app.count("console_sessions").await, 1, "still signed in");
 
     // Another session's token is no better than none.
