@@ -174,6 +174,12 @@ impl Browser {
 
     /// With HOOKRELAY_SCREENSHOTS=1, the page as it is now, into docs/screenshots/<name>.png.
     pub async fn screenshot(&self, name: &str) {
+        self.screenshot_at(name, 1280, 1000).await;
+    }
+
+    /// `screenshot` in a window `width` wide, which is `width` × `height`
+    /// again afterwards.
+    pub async fn screenshot_at(&self, name: &str, width: u32, height_after: u32) {
         if std::env::var_os("HOOKRELAY_SCREENSHOTS").is_none() {
             return;
         }
@@ -185,12 +191,12 @@ impl Browser {
             .unwrap_or(1000)
             .clamp(600, 1600) as u32;
         self.client()
-            .set_window_size(1280, height)
+            .set_window_size(width, height)
             .await
             .expect("size the window");
         let png = self.client().screenshot().await.expect("screenshot");
         self.client()
-            .set_window_size(1280, 1000)
+            .set_window_size(width, height_after)
             .await
             .expect("size the window");
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");

@@ -132,6 +132,12 @@ async fn every_page_of_console_and_portal_fits_a_phone_with_every_control_in_rea
         if scroll > width || !out.is_empty() {
             wide.push(format!("{path}: document {scroll} px in {width} px; out of reach: {out:?}"));
         }
+        if path == "/portal/webhooks" {
+            b.screenshot_at("portal-webhooks-phone", 390, 844).await;
+        }
+        if path == "/console/deliveries" {
+            b.screenshot_at("deliveries-phone", 390, 844).await;
+        }
         let html = b.client().source().await.unwrap();
         assert!(!html.contains("never-shown-9c1"), "{path} shows a header's value");
     }
