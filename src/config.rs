@@ -481,22 +481,30 @@ fn parse_portal_title(s: &str) -> Result<String, String> {
 /// of numbers.
 fn parse_css_color(s: &str) -> Result<String, String> {
     let s = s.trim();
-    let hex = s
-        .strip_prefix('#')
-        .is_some_and(|h| matches!(h.len(), 3 | 4 | 6 | 8) && h.chars().all(|c| c.is_ascii_hexdigit()));
+    let hex = s.strip_prefix('#').is_some_and(|h| {
+        matches!(h.len(), 3 | 4 | 6 | 8) && h.chars().all(|c| c.is_ascii_hexdigit())
+    });
     let name = !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphabetic());
     let function = ["rgb(", "rgba(", "hsl(", "hsla("].iter().any(|f| {
         s.strip_prefix(f)
             .and_then(|rest| rest.strip_suffix(')'))
             .is_some_and(|args| {
                 !args.is_empty()
-                    && args.chars().all(|c| c.is_ascii_digit() || " ,.%/".contains(c) || c == 'd' || c == 'e' || c == 'g')
+                    && args.chars().all(|c| {
+                        c.is_ascii_digit()
+                            || " ,.%/".contains(c)
+                            || c == 'd'
+                            || c == 'e'
+                            || c == 'g'
+                    })
             })
     });
     if hex || name || function {
         Ok(s.to_owned())
     } else {
-        Err(format!("{s:?} is not a CSS colour like #2457c5, teal or rgb(36 87 197)"))
+        Err(format!(
+            "{s:?} is not a CSS colour like #2457c5, teal or rgb(36 87 197)"
+        ))
     }
 }
 
@@ -634,10 +642,23 @@ mod tests {
 
     #[test]
     fn portal_accents_are_colours_and_cannot_break_out_of_the_stylesheet() {
-        for good in ["#2457c5", "#abc", "teal", "rgb(36 87 197)", "hsl(220deg 69% 46% / .9)"] {
+        for good in [
+            "#2457c5",
+            "#abc",
+            "teal",
+            "rgb(36 87 197)",
+            "hsl(220deg 69% 46% / .9)",
+        ] {
             assert!(parse_css_color(good).is_ok(), "{good:?}");
         }
-        for bad in ["", "#12", "red; } body { display: none", "url(x)", "rgb(1,2,3);x", "#zzz"] {
+        for bad in [
+            "",
+            "#12",
+            "red; } body { display: none",
+            "url(x)",
+            "rgb(1,2,3);x",
+            "#zzz",
+        ] {
             assert!(parse_css_color(bad).is_err(), "{bad:?}");
         }
         assert!(parse_portal_title("Acme Webhooks").is_ok());

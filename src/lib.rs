@@ -1,7 +1,8 @@
 //! hookrelay: webhook delivery with Postgres as the only store and the only queue.
 //!
-//! Start at `startup.rs` (how the pieces are put together), `workers.rs` (how
-//! deliveries are claimed, sent and recorded) and `queue/` (the SQL queue).
+//! Start at `startup.rs` (how the pieces are put together), `service/` (what
+//! the API and the console do), `workers/` (how deliveries are claimed, sent
+//! and recorded) and `queue/` (the SQL queue).
 
 pub mod api;
 pub mod catalog;
@@ -13,6 +14,7 @@ pub mod healthcheck;
 pub mod metrics;
 pub mod queue;
 pub mod retention;
+pub mod service;
 pub mod sql;
 pub mod startup;
 pub mod store;

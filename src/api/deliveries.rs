@@ -10,8 +10,8 @@ use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::domain::EventType;
-use crate::store::deliveries::{self, Attempt, Delivery, Filter, Retry};
-use crate::store::Scope;
+use crate::service;
+use crate::store::deliveries::{self, Attempt, Delivery, Filter};
 
 const STATUSES: [&str; 4] = ["pending", "processing", "success", "failed"];
 
@@ -117,27 +117,6 @@ pub async fn retry(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("delivery", &id)?;
-    Ok(HttpResponse::Accepted().json(requeue(&state, caller.scope(), id).await?))
-}
-
-/// What a retry is, for the API and the console alike: a finished delivery
-/// of `scope` back in the queue, and this process's workers told at once.
-pub(crate) async fn requeue(
-    state: &AppState,
-    scope: Scope<'_>,
-    id: uuid::Uuid,
-) -> Result<Delivery, ApiError> {
-    match deliveries::retry(&state.db().await?, id, scope).await? {
-        Retry::Requeued(delivery) => {
-            state.wakeup.new_work();
-            Ok(*delivery)
-        }
-        Retry::NotFound => Err(not_found_id("delivery", id)),
-        Retry::Busy(status) => Err(ApiError::Conflict(format!(
-            "delivery {id} is {status}; only a success or failed delivery can be retried"
-        ))),
-        Retry::WebhookDeleted => Err(ApiError::Conflict(format!(
-            "delivery {id} cannot be retried: its webhook was deleted"
-        ))),
-    }
+    let delivery = service::deliveries::requeue(&state, caller.scope(), id).await?;
+    Ok(HttpResponse::Accepted().json(delivery))
 }

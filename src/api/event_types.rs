@@ -1,17 +1,11 @@
-//! `/event-types`: the operator's catalog of event types, and what it imposes
-//! on events and subscriptions.
-//!
-//! A change is announced to the process's catalog cache before the answer
-//! goes out, so the next event in this process already sees it (other
-//! processes hear it by NOTIFY: `crate::catalog`). The checks POST /events and
-//! the webhook routes make (`admit_event`, `require_listed`) live here, beside
-//! the catalog they apply. The catalog is the operator's: tenant tokens may
-//! read it (so a portal can offer its types), not change it.
+//! `/event-types`: the operator's catalog of event types. Its writes, and the
+//! checks it imposes on events and subscriptions, are `service::catalog`'s.
+//! The catalog is the operator's: tenant tokens may read it (so a portal can
+//! offer its types), not change it.
 
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::auth::Operator;
@@ -20,10 +14,9 @@ use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::webhooks::present;
 use super::{ApiError, AppState};
-use crate::catalog::Rules;
-use crate::domain::{parse_description, EventSchema, EventType, EventTypeFilter, RESERVED_PREFIX};
-use crate::store::event_types::{self, EventTypeChanges, EventTypeEntry};
-use crate::store::StoreError;
+use crate::domain::EventType;
+use crate::service::{self, catalog::EventTypeEdit};
+use crate::store::event_types::{self, EventTypeEntry};
 
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,28 +59,15 @@ pub async fn put(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    // hookrelay's own types are not the operator's to describe.
-    let name = EventType::parse_emitted(&name).map_err(|e| ApiError::invalid("type", e))?;
     let body = read_json_body(&req, payload, state.config.max_payload).await?;
     let input: PutEventType = parse(&body)?;
-    let changes = EventTypeChanges {
-        description: input
-            .description
-            .map(|d| d.as_deref().map(parse_description).transpose())
-            .transpose()
-            .map_err(|e| ApiError::invalid("description", e))?,
-        schema: input
-            .schema
-            .map(|s| s.map(EventSchema::parse).transpose())
-            .transpose()
-            .map_err(|e| ApiError::invalid("schema", e))?,
+    let edit = EventTypeEdit {
+        description: input.description,
+        schema: input.schema,
         archived: input.archived,
     };
-    let (entry, created) = event_types::put(&state.db().await?, &name, &changes)
-        .await
-        .map_err(schema_refused)?;
-    // Before answering: the next event of this type, in this process, sees the change.
-    state.catalog.forget(name.as_str());
+    let (entry, created) = service::catalog::put(&state, &name, edit).await?;
+    let name = entry.name.clone();
     Ok(if created {
         HttpResponse::Created()
             .insert_header(("Location", format!("/event-types/{name}")))
@@ -95,18 +75,6 @@ pub async fn put(
     } else {
         HttpResponse::Ok().json(entry)
     })
-}
-
-/// Postgres' jsonb refuses some JSON serde takes (`\u0000`, a lone surrogate),
-/// and the schema is the only free JSON a PUT stores: a 422 naming it.
-fn schema_refused(e: StoreError) -> ApiError {
-    match e.code() {
-        Some(code) if code.starts_with("22") => ApiError::invalid(
-            "schema",
-            "holds a value PostgreSQL cannot store (such as \\u0000 or a lone surrogate like \\ud800)",
-        ),
-        _ => e.into(),
-    }
 }
 
 #[utoipa::path(
@@ -158,81 +126,8 @@ pub async fn delete(
     name: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = named(&name)?;
-    if !event_types::delete(&state.db().await?, name.as_str()).await? {
+    if !service::catalog::delete(&state, &name).await? {
         return Err(not_found(name.as_str()));
     }
-    state.catalog.forget(name.as_str());
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// POST /events: the event's type as the catalog has it, and its payload
-/// against the type's schema. With HOOKRELAY_REQUIRE_EVENT_TYPES, a type the
-/// catalog does not hold, or holds archived, is refused.
-pub(super) async fn admit_event(
-    state: &AppState,
-    event_type: &EventType,
-    payload: &RawValue,
-) -> Result<(), ApiError> {
-    let require = state.config.require_event_types;
-    let rules = state
-        .catalog
-        .rules(&state.pool, event_type.as_str())
-        .await?;
-    let schema = match rules.as_deref() {
-        None if require => return Err(ApiError::invalid("type", unlisted(event_type.as_str()))),
-        Some(Rules { archived: true, .. }) if require => {
-            return Err(ApiError::invalid("type", archived(event_type.as_str())))
-        }
-        Some(Rules {
-            schema: Some(schema),
-            ..
-        }) => schema,
-        _ => return Ok(()),
-    };
-    // Valid JSON already, and within serde's nesting limit (`Payload::parse`).
-    let value: Value =
-        serde_json::from_str(payload.get()).map_err(|e| ApiError::invalid("payload", e))?;
-    schema.check(&value).map_err(|v| {
-        if v.at.is_empty() {
-            ApiError::invalid("payload", v.problem)
-        } else {
-            ApiError::invalid(&format!("payload at {}", v.at), v.problem)
-        }
-    })
-}
-
-/// POST and PATCH /webhooks, with HOOKRELAY_REQUIRE_EVENT_TYPES: every type
-/// subscribed to is in the catalog and not archived. The wildcard, and
-/// hookrelay's own types, are not the catalog's to refuse.
-pub(super) async fn require_listed(
-    state: &AppState,
-    types: &EventTypeFilter,
-) -> Result<(), ApiError> {
-    if !state.config.require_event_types {
-        return Ok(());
-    }
-    for t in types
-        .as_slice()
-        .iter()
-        .filter(|t| *t != "*" && !t.starts_with(RESERVED_PREFIX))
-    {
-        match state.catalog.rules(&state.pool, t).await?.as_deref() {
-            None => return Err(ApiError::invalid("event_types", unlisted(t))),
-            Some(Rules { archived: true, .. }) => {
-                return Err(ApiError::invalid("event_types", archived(t)))
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
-}
-
-fn unlisted(name: &str) -> String {
-    format!("{name:?} is not in the event-type catalog, and HOOKRELAY_REQUIRE_EVENT_TYPES is on (PUT /event-types/{name} adds it)")
-}
-
-fn archived(name: &str) -> String {
-    format!(
-        "{name:?} is archived in the event-type catalog, and HOOKRELAY_REQUIRE_EVENT_TYPES is on"
-    )
 }

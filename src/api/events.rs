@@ -12,9 +12,9 @@ use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::domain::{self, EventType, OrderingKey, TenantKey};
+use crate::service;
 use crate::store::deliveries::{self, Delivery, Filter};
 use crate::store::events::{self, Emitted, Event};
-use crate::store::StoreError;
 
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,7 +83,7 @@ pub async fn create(
         .transpose()
         .map_err(|e| ApiError::invalid("ordering_key", e))?;
     // Here, not in the group-commit writers: one event's refusal is its own.
-    super::event_types::admit_event(&state, &event_type, event_payload.raw()).await?;
+    service::catalog::admit_event(&state, &event_type, event_payload.raw()).await?;
     let emitted = events::emit(
         &state.ingest,
         &state.pool,
@@ -94,7 +94,7 @@ pub async fn create(
         key,
     )
     .await
-    .map_err(payload_rejected)?;
+    .map_err(|e| ApiError::from(service::catalog::payload_rejected(e)))?;
     Ok(match emitted {
         Emitted::Created(event) => {
             if event.deliveries > 0 {
@@ -109,19 +109,6 @@ pub async fn create(
             .json(event),
         Emitted::NoTenant => return Err(unknown_tenant_field(tenant.as_str())),
     })
-}
-
-/// Postgres refuses some JSON that is valid for serde (a lone surrogate escape
-/// in jsonb; `\u0000` is refused before, by `Payload::parse`): that is the
-/// client's payload at fault, a 422, not a server error.
-pub(super) fn payload_rejected(e: StoreError) -> ApiError {
-    match e.code() {
-        Some(code) if code.starts_with("22") => ApiError::invalid(
-            "payload",
-            "holds a value PostgreSQL cannot store (such as a lone surrogate like \\ud800)",
-        ),
-        _ => e.into(),
-    }
 }
 
 #[utoipa::path(

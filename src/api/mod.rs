@@ -54,12 +54,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub(crate) async fn db(&self) -> Result<Client, ApiError> {
-        Ok(self
-            .pool
-            .get()
-            .await
-            .map_err(crate::store::StoreError::from)?)
+    pub(crate) async fn db(&self) -> Result<Client, crate::store::StoreError> {
+        Ok(self.pool.get().await?)
     }
 }
 

@@ -175,3 +175,15 @@ impl ResponseError for ApiError {
         })
     }
 }
+
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> ApiError {
+        use crate::service::ServiceError;
+        match e {
+            ServiceError::Invalid { field, detail } => ApiError::invalid(&field, detail),
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Store(e) => e.into(),
+        }
+    }
+}

@@ -21,6 +21,7 @@ use super::problem::Problem;
 use super::webhooks::present;
 use super::{ApiError, AppState};
 use crate::domain::TenantKey;
+use crate::service;
 use crate::store::tenants::{self, Put, Tenant, TenantChanges, TokenKind};
 use crate::store::{webhooks, StoreError};
 
@@ -29,7 +30,6 @@ const MAX_METADATA: usize = 4096;
 /// Longest tenant name, in characters.
 const MAX_NAME: usize = 256;
 /// A token's life when the request names none, and the longest it may ask for.
-pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(utoipa::ToSchema, Deserialize, Default)]
@@ -115,7 +115,7 @@ fn parse_metadata(raw: Option<Option<Value>>) -> Result<Option<Option<Value>>, A
 
 fn parse_ttl(raw: Option<&str>) -> Result<Duration, ApiError> {
     let Some(raw) = raw else {
-        return Ok(DEFAULT_TTL);
+        return Ok(service::tenants::DEFAULT_TTL);
     };
     let ttl = crate::config::parse_duration(raw).map_err(|e| ApiError::invalid("ttl", e))?;
     if ttl.is_zero() || ttl > MAX_TTL {
@@ -271,14 +271,6 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Tenant default is the operator's: it holds hookrelay's notices about
-/// every tenant, so whoever acted as it would read every customer's.
-pub(crate) fn default_gets_no_tokens() -> ApiError {
-    ApiError::Conflict(
-        "the tenant default is the operator's and gets no tenant tokens or portal links: use an operator token, or make a tenant of its own (PUT /tenants/{key})".into(),
-    )
-}
-
 async fn issue(
     state: &AppState,
     key: &str,
@@ -287,21 +279,13 @@ async fn issue(
     kind: TokenKind,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let key = named(key)?;
-    // Tenant default is the operator's: it holds hookrelay's notices about
-    // every tenant, so whoever acted as it would read every customer's.
-    if key.is_default() {
-        return Err(default_gets_no_tokens());
-    }
     let body = read_optional_json_body(req, payload, state.config.max_payload).await?;
     let input: IssueToken = match &body {
         Some(body) => parse(body)?,
         None => IssueToken::default(),
     };
     let ttl = parse_ttl(input.ttl.as_deref())?;
-    let (token, expires_at) = tenants::issue_token(&state.db().await?, key.as_str(), kind, ttl)
-        .await?
-        .ok_or_else(|| no_tenant(key.as_str()))?;
-    Ok((token.expose().to_owned(), expires_at))
+    Ok(service::tenants::issue_token(state, &key, kind, ttl).await?)
 }
 
 #[utoipa::path(
@@ -367,7 +351,7 @@ pub async fn portal_link(
 ) -> Result<HttpResponse, ApiError> {
     let (token, expires_at) = issue(&state, &key, &req, payload, TokenKind::Portal).await?;
     Ok(HttpResponse::Created().json(PortalLink {
-        url: format!("{}/portal#{token}", state.public_url),
+        url: service::tenants::portal_url(&state, &token),
         token,
         expires_at,
     }))

@@ -8,20 +8,15 @@ use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
-use uuid::Uuid;
 
-use super::auth::{unknown_tenant_field, Caller};
+use super::auth::Caller;
 use super::body::{parse, read_json_body, read_optional_json_body};
 use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
-use crate::delivery::guard;
-use crate::domain::{
-    self, parse_description, CustomHeaders, EventType, EventTypeFilter, Secret, WebhookUrl,
-    TEST_EVENT_TYPE,
-};
-use crate::store::webhooks::{self, NewWebhook, TestEvent, Webhook, WebhookChanges};
-use crate::store::Scope;
+use crate::domain::{self, EventType};
+use crate::service::{self, webhooks::WebhookEdit, webhooks::WebhookInput};
+use crate::store::webhooks::{self, Webhook};
 
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,65 +88,6 @@ pub struct HeadersBody {
     headers: serde_json::Value,
 }
 
-pub(crate) fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
-    let url = WebhookUrl::parse(raw).map_err(|e| ApiError::invalid("url", e))?;
-    if !state.config.allow_private_targets {
-        if let Some(ip) = guard::literal_ip(&url) {
-            if guard::is_forbidden(ip) {
-                return Err(ApiError::invalid(
-                    "url",
-                    format!("{ip} is a private or reserved address; hookrelay does not deliver there (HOOKRELAY_ALLOW_PRIVATE_TARGETS lifts this)"),
-                ));
-            }
-        }
-    }
-    Ok(url)
-}
-
-/// Most attempts per second a limit may allow: beyond this, a limit limits nothing.
-const MAX_RATE_LIMIT: i64 = 100_000;
-
-pub(crate) fn parse_rate_limit(raw: Option<i64>) -> Result<Option<i32>, ApiError> {
-    raw.map(|r| match i32::try_from(r) {
-        Ok(r) if (1..=MAX_RATE_LIMIT).contains(&i64::from(r)) => Ok(r),
-        _ => Err(ApiError::invalid(
-            "rate_limit",
-            format!("must be an integer from 1 to {MAX_RATE_LIMIT} (attempts per second), or null for no limit; got {r}"),
-        )),
-    })
-    .transpose()
-}
-
-pub(crate) fn parse_max_in_flight(raw: Option<i64>) -> Result<Option<i32>, ApiError> {
-    raw.map(|n| match i32::try_from(n) {
-        Ok(n) if (1..=1000).contains(&n) => Ok(n),
-        _ => Err(ApiError::invalid(
-            "max_in_flight",
-            format!("must be an integer from 1 to 1000 (attempts under way at once), or null for the default; got {n}"),
-        )),
-    })
-    .transpose()
-}
-
-pub(crate) fn parse_event_types(raw: &[String]) -> Result<EventTypeFilter, ApiError> {
-    EventTypeFilter::parse(raw).map_err(|e| ApiError::invalid("event_types", e))
-}
-
-fn parse_headers(raw: Option<BTreeMap<String, String>>) -> Result<CustomHeaders, ApiError> {
-    CustomHeaders::parse(raw.unwrap_or_default()).map_err(|e| ApiError::invalid("headers", e))
-}
-
-/// A PATCH's headers: a value given as `"••••"` keeps the stored one.
-fn parse_changed_headers(raw: Option<BTreeMap<String, String>>) -> Result<CustomHeaders, ApiError> {
-    CustomHeaders::parse_change(raw.unwrap_or_default())
-        .map_err(|e| ApiError::invalid("headers", e))
-}
-
-pub(crate) fn parse_optional_description(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    raw.map(|d| parse_description(d).map_err(|e| ApiError::invalid("description", e)))
-        .transpose()
-}
-
 #[utoipa::path(
     post,
     path = "/webhooks",
@@ -170,25 +106,21 @@ pub async fn create(
     let body = read_json_body(&req, payload, state.config.max_payload).await?;
     let input: CreateWebhook = parse(&body)?;
     let tenant = caller.tenant_for_new(input.tenant.as_deref())?;
-    let secret = match &input.secret {
-        Some(s) => Secret::parse(s).map_err(|e| ApiError::invalid("secret", e))?,
-        None => Secret::generate(),
-    };
-    let new = NewWebhook {
-        tenant: tenant.clone(),
-        url: parse_url(&state, &input.url)?,
-        event_types: parse_event_types(&input.event_types)?,
-        description: parse_optional_description(input.description.as_deref())?,
-        enabled: input.enabled.unwrap_or(true),
-        secret: secret.clone(),
-        rate_limit: parse_rate_limit(input.rate_limit)?,
-        max_in_flight: parse_max_in_flight(input.max_in_flight)?,
-        headers: parse_headers(input.headers)?,
-    };
-    super::event_types::require_listed(&state, &new.event_types).await?;
-    let webhook = webhooks::insert(&state.db().await?, new, &state.config.keys)
-        .await?
-        .ok_or_else(|| unknown_tenant_field(tenant.as_str()))?;
+    let (webhook, secret) = service::webhooks::create(
+        &state,
+        tenant,
+        WebhookInput {
+            url: input.url,
+            event_types: input.event_types,
+            description: input.description,
+            secret: input.secret,
+            enabled: input.enabled,
+            rate_limit: input.rate_limit,
+            max_in_flight: input.max_in_flight,
+            headers: input.headers,
+        },
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/webhooks/{}", webhook.id)))
         .json(WebhookWithSecret {
@@ -260,58 +192,20 @@ pub async fn update(
     let id = parse_id("webhook", &id)?;
     let body = read_json_body(&req, payload, state.config.max_payload).await?;
     let input: UpdateWebhook = parse(&body)?;
-    let changes = WebhookChanges {
-        url: input
-            .url
-            .as_deref()
-            .map(|u| parse_url(&state, u))
-            .transpose()?,
-        event_types: input
-            .event_types
-            .as_deref()
-            .map(parse_event_types)
-            .transpose()?,
-        enabled: input.enabled,
-        description: input
-            .description
-            .map(|d| parse_optional_description(d.as_deref()))
-            .transpose()?,
-        rate_limit: input.rate_limit.map(parse_rate_limit).transpose()?,
-        max_in_flight: input.max_in_flight.map(parse_max_in_flight).transpose()?,
-        headers: input.headers.map(parse_changed_headers).transpose()?,
-    };
-    Ok(HttpResponse::Ok().json(change(&state, caller.scope(), id, &changes).await?))
-}
-
-/// What a change to a webhook is, for the API and the console alike: the
-/// catalog's say on its types, the write, and the workers told before anyone
-/// is answered.
-pub(crate) async fn change(
-    state: &AppState,
-    scope: Scope<'_>,
-    id: Uuid,
-    changes: &WebhookChanges,
-) -> Result<Webhook, ApiError> {
-    if let Some(types) = &changes.event_types {
-        super::event_types::require_listed(state, types).await?;
-    }
-    let enabling = changes.enabled == Some(true);
-    let (webhook, version) = webhooks::update(
-        &mut state.db().await?,
-        id,
-        scope,
-        changes,
-        &state.config.keys,
-    )
-    .await?
-    .ok_or_else(|| not_found_id("webhook", id))?;
-    // Before answering: every attempt that starts after this returns sees the change.
-    state.targets.announce(id, version);
-    if enabling {
-        // Its held deliveries are due again.
-        state.wakeup.new_work();
-    }
-    Ok(webhook)
+    let changes = service::webhooks::parse_edit(
+        &state,
+        WebhookEdit {
+            url: input.url,
+            event_types: input.event_types,
+            enabled: input.enabled,
+            description: input.description,
+            rate_limit: input.rate_limit,
+            max_in_flight: input.max_in_flight,
+            headers: input.headers,
+        },
+    )?;
+    let webhook = service::webhooks::change(&state, caller.scope(), id, &changes).await?;
+    Ok(HttpResponse::Ok().json(webhook))
 }
 
 #[utoipa::path(
@@ -329,26 +223,7 @@ pub async fn delete(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    let version = webhooks::delete(&mut state.db().await?, id, caller.scope())
-        .await?
-        .ok_or_else(|| not_found_id("webhook", id))?;
-    // No attempt starts here from now on; other processes hear it by NOTIFY.
-    state.targets.announce(id, version);
-    // Attempts already under way finish (or are handed back) before this
-    // returns, so nothing is sent afterwards. A claimed delivery is sent within
-    // its lease or not at all (workers.rs, latest_start): one lease bounds the wait.
-    let wait = state.config.lease + std::time::Duration::from_secs(1);
-    webhooks::wait_until_idle(&state.pool, id, wait).await?;
-    // Its history goes in the background; the retention sweep finishes the job
-    // if this process stops first.
-    let pool = state.pool.clone();
-    tokio::spawn(async move {
-        let purged =
-            async { crate::retention::purge_deleted_webhooks(&pool.get().await?).await }.await;
-        if let Err(e) = purged {
-            tracing::warn!(error = %e, webhook_id = %id, "could not purge a deleted webhook yet; the retention sweep will");
-        }
-    });
+    service::webhooks::delete(&state, caller.scope(), id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -409,24 +284,8 @@ pub async fn rotate_secret(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
-    let secret = rotate(&state, caller.scope(), id).await?;
+    let secret = service::webhooks::rotate(&state, caller.scope(), id).await?;
     Ok(HttpResponse::Ok().json(SecretBody { secret }))
-}
-
-/// A new secret, announced to the workers before anyone is answered; the new
-/// secret is returned.
-pub(crate) async fn rotate(
-    state: &AppState,
-    scope: Scope<'_>,
-    id: Uuid,
-) -> Result<String, ApiError> {
-    let new = Secret::generate();
-    let (secret, version) =
-        webhooks::rotate_secret(&state.db().await?, id, scope, &new, &state.config.keys)
-            .await?
-            .ok_or_else(|| not_found_id("webhook", id))?;
-    state.targets.announce(id, version);
-    Ok(secret)
 }
 
 #[derive(utoipa::ToSchema, Deserialize, Default)]
@@ -480,49 +339,10 @@ pub async fn send_test(
         .payload
         .map(|p| domain::Payload::parse(p).map_err(|e| ApiError::invalid("payload", e)))
         .transpose()?;
-    let delivery_id = test_event(&state, caller.scope(), id, &event_type, event_payload).await?;
+    let delivery_id =
+        service::webhooks::test_event(&state, caller.scope(), id, &event_type, event_payload)
+            .await?;
     Ok(HttpResponse::Accepted().json(TestEventQueued { delivery_id }))
-}
-
-/// A test event to this webhook alone, for the API and the console alike;
-/// returns its delivery's id. A type other than `hookrelay.test` goes through
-/// the catalog as POST /events does (its schema, HOOKRELAY_REQUIRE_EVENT_TYPES),
-/// with the payload it will carry: the one given, else the default.
-pub(crate) async fn test_event(
-    state: &AppState,
-    scope: Scope<'_>,
-    id: Uuid,
-    event_type: &EventType,
-    payload: Option<domain::Payload<'_>>,
-) -> Result<Uuid, ApiError> {
-    if event_type.as_str() != TEST_EVENT_TYPE {
-        let default;
-        let checked = match &payload {
-            Some(p) => p.raw(),
-            // As sql/webhook_test_event.sql makes it.
-            None => {
-                default = serde_json::value::to_raw_value(
-                    &serde_json::json!({"test": true, "webhook_id": id}),
-                )
-                .map_err(|e| ApiError::invalid("payload", e))?;
-                &*default
-            }
-        };
-        super::event_types::admit_event(state, event_type, checked).await?;
-    }
-    let sent = webhooks::send_test(&state.db().await?, id, scope, event_type, payload)
-        .await
-        .map_err(super::events::payload_rejected)?;
-    match sent {
-        TestEvent::Queued(delivery_id) => {
-            state.wakeup.new_work();
-            Ok(delivery_id)
-        }
-        TestEvent::NotFound => Err(not_found_id("webhook", id)),
-        TestEvent::Disabled => Err(ApiError::Conflict(format!(
-            "webhook {id} is disabled: it gets no deliveries, test events included; enable it first"
-        ))),
-    }
 }
 
 #[derive(utoipa::ToSchema, Serialize)]
@@ -547,23 +367,6 @@ pub async fn retry_failed(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("webhook", &id)?;
     let since = Query::parse(req.query_string())?.time("since")?;
-    let requeued = requeue_failed(&state, caller.scope(), id, since).await?;
+    let requeued = service::webhooks::requeue_failed(&state, caller.scope(), id, since).await?;
     Ok(HttpResponse::Accepted().json(Requeued { requeued }))
-}
-
-/// Every failed delivery of the webhook back in the queue, for the API and
-/// the console alike; returns how many.
-pub(crate) async fn requeue_failed(
-    state: &AppState,
-    scope: Scope<'_>,
-    id: Uuid,
-    since: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<u64, ApiError> {
-    let requeued = webhooks::retry_failed(&state.db().await?, id, scope, since)
-        .await?
-        .ok_or_else(|| not_found_id("webhook", id))?;
-    if requeued > 0 {
-        state.wakeup.new_work();
-    }
-    Ok(requeued)
 }

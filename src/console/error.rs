@@ -36,6 +36,13 @@ impl From<StoreError> for ConsoleError {
     }
 }
 
+impl From<crate::service::ServiceError> for ConsoleError {
+    /// As the API would answer it, so a form refuses what the API refuses.
+    fn from(e: crate::service::ServiceError) -> ConsoleError {
+        ApiError::from(e).into()
+    }
+}
+
 impl From<ApiError> for ConsoleError {
     /// The API's judgement of a request, kept: what is a 404 there is a 404 here.
     fn from(e: ApiError) -> ConsoleError {

@@ -10,9 +10,10 @@
 //! hands the portal link's fragment token to the sign-in form.
 //!
 //! Handlers are as thin as the API's and call the same functions: the store's
-//! reads, and for every change `crate::api`'s own operations (a retry, a
-//! webhook change, a rotation, a test event), so what those mean, and what
-//! the workers must be told, lives in one place. Each page takes a `Viewer`
+//! reads, and for every change `crate::service`'s operations (a retry, a
+//! webhook created, changed or deleted, a rotation, a test event, the
+//! catalog's writes), so what those mean, and what the workers must be told,
+//! lives in one place. Each page takes a `Viewer`
 //! (`session.rs`): who is looking, as the API's `Caller` (the operator, or
 //! one tenant), found from a session cookie that names a row of
 //! `console_sessions`, so every process sharing the database honours it; a

@@ -225,7 +225,11 @@ pub fn cookie(state: &AppState, area: Area, name: &'static str, value: String) -
     Cookie::build(name, value)
         .path(area.base())
         .http_only(true)
-        .same_site(if framed { SameSite::None } else { SameSite::Strict })
+        .same_site(if framed {
+            SameSite::None
+        } else {
+            SameSite::Strict
+        })
         .secure(https || framed)
         .finish()
 }

@@ -171,3 +171,117 @@ mod tests {
             .is_err());
     }
 }
+
+/// A payload a schema accepts, made from what it says (its `examples`,
+/// `const`, `enum`, `default`, then each type's plainest value), for the
+/// portal to show what a type's events look like; `None` when the schema
+/// says too little or too much (`oneOf`, `$ref`, patterns) to make one that
+/// surely passes. Callers check the result against the schema before showing it.
+pub fn example_payload(schema: &Value) -> Option<Value> {
+    example_at(schema, 0)
+}
+
+fn example_at(schema: &Value, depth: usize) -> Option<Value> {
+    if depth > 8 {
+        return None;
+    }
+    let s = match schema {
+        Value::Bool(true) => return Some(Value::Object(Default::default())),
+        Value::Object(s) => s,
+        _ => return None,
+    };
+    if let Some(first) = s
+        .get("examples")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
+        return Some(first.clone());
+    }
+    for key in ["const", "default"] {
+        if let Some(v) = s.get(key) {
+            return Some(v.clone());
+        }
+    }
+    if let Some(first) = s
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
+        return Some(first.clone());
+    }
+    let ty = match s.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(ts)) => ts.iter().find_map(Value::as_str)?,
+        None if s.contains_key("properties") => "object",
+        _ => return None,
+    };
+    Some(match ty {
+        "object" => {
+            let mut out = serde_json::Map::new();
+            if let Some(props) = s.get("properties").and_then(Value::as_object) {
+                for (name, sub) in props {
+                    out.insert(name.clone(), example_at(sub, depth + 1)?);
+                }
+            }
+            Value::Object(out)
+        }
+        "array" => {
+            let min = s
+                .get("minItems")
+                .and_then(Value::as_u64)
+                .unwrap_or(1)
+                .max(1);
+            let item = example_at(s.get("items")?, depth + 1)?;
+            Value::Array(vec![item; usize::try_from(min.min(3)).ok()?])
+        }
+        "string" => Value::from(match s.get("format").and_then(Value::as_str) {
+            Some("date-time") => "2026-01-02T03:04:05Z",
+            Some("date") => "2026-01-02",
+            Some("email") => "someone@example.com",
+            Some("uri") => "https://example.com/",
+            Some("uuid") => "01890a5d-ac96-774b-bcce-b302099a8057",
+            _ => "string",
+        }),
+        "integer" => Value::from(s.get("minimum").and_then(Value::as_i64).unwrap_or(1)),
+        "number" => Value::from(s.get("minimum").and_then(Value::as_f64).unwrap_or(1.5)),
+        "boolean" => Value::Bool(true),
+        "null" => Value::Null,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_example_passes_the_schema_it_was_made_from() {
+        let schema = json!({
+            "type": "object",
+            "required": ["order_id", "total", "items"],
+            "properties": {
+                "order_id": {"type": "integer", "minimum": 1},
+                "total": {"type": "string"},
+                "status": {"enum": ["paid", "open"]},
+                "at": {"type": "string", "format": "date-time"},
+                "items": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": "string"}}}}
+            }
+        });
+        let example = example_payload(&schema).unwrap();
+        assert_eq!(example["status"], "paid");
+        assert!(EventSchema::parse(schema).unwrap().check(&example).is_ok());
+    }
+
+    #[test]
+    fn examples_given_win_and_a_schema_that_says_too_little_makes_none() {
+        assert_eq!(
+            example_payload(&json!({"examples": [{"a": 1}], "type": "object"})),
+            Some(json!({"a": 1}))
+        );
+        assert_eq!(
+            example_payload(&json!({"oneOf": [{"type": "string"}]})),
+            None
+        );
+    }
+}

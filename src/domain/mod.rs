@@ -15,7 +15,7 @@ mod tenant_key;
 pub mod tenant_token;
 mod webhook_url;
 
-pub use event_schema::{EventSchema, Violation};
+pub use event_schema::{example_payload, EventSchema, Violation};
 pub use event_type::{EventType, EventTypeFilter, RESERVED_PREFIX, TEST_EVENT_TYPE};
 pub use headers::{mask_headers, CustomHeaders, MASKED};
 pub use ordering_key::OrderingKey;

@@ -229,6 +229,19 @@ async fn every_form_without_the_sessions_anti_forgery_token_is_refused() {
     let csrf = visitor.csrf("/console").await;
     let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
         ("/console/tenants/acme/portal".to_owned(), vec![]),
+        (
+            "/console/webhooks/new".to_owned(),
+            vec![("url", "http://127.0.0.1:1/new"), ("event_types", "a")],
+        ),
+        (format!("/console/webhooks/{webhook_id}/delete"), vec![]),
+        (
+            "/console/event-types".to_owned(),
+            vec![("name", "order.created"), ("schema", "")],
+        ),
+        (
+            "/console/event-types/order.created/archived".to_owned(),
+            vec![("archived", "true")],
+        ),
         (format!("/console/deliveries/{delivery_id}/retry"), vec![]),
         (
             format!("/console/webhooks/{webhook_id}/retry-failed"),
@@ -289,7 +302,13 @@ async fn every_form_without_the_sessions_anti_forgery_token_is_refused() {
         .unwrap()
         .get(0);
     assert_eq!(tests, 0, "no test event was sent");
-    assert_eq!(app.count("tenant_tokens").await, 0, "no portal link was made");
+    assert_eq!(
+        app.count("tenant_tokens").await,
+        0,
+        "no portal link was made"
+    );
+    assert_eq!(app.count("webhooks").await, 1, "no webhook made or deleted");
+    assert_eq!(app.count("event_types").await, 0, "the catalog unchanged");
     assert_eq!(app.count("console_sessions").await, 1, "still signed in");
 
     // Another session's token is no better than none.

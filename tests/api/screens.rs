@@ -17,7 +17,8 @@ async fn operator_signs_in(b: &Browser, app: &TestApp) {
     b.goto(&format!("{}/console/sign-in", app.address)).await;
     b.fill("#token", OPERATOR_TOKEN).await;
     b.click("form#fragment-sign-in button[type=submit]").await;
-    b.wait_until("the console", |path, _| path == "/console").await;
+    b.wait_until("the console", |path, _| path == "/console")
+        .await;
 }
 
 /// Opens a portal link and waits for the page it leads to.
@@ -32,7 +33,10 @@ async fn open_link(b: &Browser, app: &TestApp, token: &str) {
 /// A tenant with a webhook (long URL, several types) and one dead letter.
 async fn tenant_with_history(app: &TestApp, tenant: &str, receiver: &Receiver) -> (String, String) {
     let r = app
-        .put(&format!("/tenants/{tenant}"), &json!({"name": format!("{tenant} Corporation International")}))
+        .put(
+            &format!("/tenants/{tenant}"),
+            &json!({"name": format!("{tenant} Corporation International")}),
+        )
         .await;
     assert!(r.status().is_success());
     let r = app
@@ -102,12 +106,20 @@ async fn every_page_of_console_and_portal_fits_a_phone_with_every_control_in_rea
 
     operator_signs_in(&b, &app).await;
     b.client().set_window_size(390, 844).await.unwrap();
+    app.put(
+        "/event-types/invoice.payment_failed",
+        &json!({"description": "A payment was refused by the customer's bank, for the third time this month.",
+                "schema": {"type": "object", "properties": {"invoice_id": {"type": "string"}, "attempts": {"type": "integer"}}}}),
+    )
+    .await;
     let mut pages: Vec<String> = [
         "/console",
         "/console/tenants",
         "/console/webhooks",
+        "/console/webhooks/new",
         "/console/deliveries",
         "/console/dead-letters",
+        "/console/event-types",
     ]
     .iter()
     .map(|p| p.to_string())
@@ -130,7 +142,9 @@ async fn every_page_of_console_and_portal_fits_a_phone_with_every_control_in_rea
         let (scroll, width, out) = overflow(&b).await;
         assert!(width <= 400, "the window is a phone's: {width} px");
         if scroll > width || !out.is_empty() {
-            wide.push(format!("{path}: document {scroll} px in {width} px; out of reach: {out:?}"));
+            wide.push(format!(
+                "{path}: document {scroll} px in {width} px; out of reach: {out:?}"
+            ));
         }
         if path == "/portal/webhooks" {
             b.screenshot_at("portal-webhooks-phone", 390, 844).await;
@@ -139,7 +153,10 @@ async fn every_page_of_console_and_portal_fits_a_phone_with_every_control_in_rea
             b.screenshot_at("deliveries-phone", 390, 844).await;
         }
         let html = b.client().source().await.unwrap();
-        assert!(!html.contains("never-shown-9c1"), "{path} shows a header's value");
+        assert!(
+            !html.contains("never-shown-9c1"),
+            "{path} shows a header's value"
+        );
     }
     assert!(wide.is_empty(), "wider than a phone:\n{}", wide.join("\n"));
     b.close().await;
@@ -166,8 +183,13 @@ async fn the_tenants_page_makes_a_portal_link_shown_once_that_opens_the_tenants_
                .map(r => r.querySelectorAll('button').length)",
         )
         .await;
-    assert_eq!(default_row, json!([0]), "tenant default gets no portal link");
-    b.click("form[action='/console/tenants/acme/portal'] button").await;
+    assert_eq!(
+        default_row,
+        json!([0]),
+        "tenant default gets no portal link"
+    );
+    b.click("form[action='/console/tenants/acme/portal'] button")
+        .await;
     b.wait_until("the link", |_, text| text.contains("Portal link for acme"))
         .await;
     let link = b
@@ -182,16 +204,23 @@ async fn the_tenants_page_makes_a_portal_link_shown_once_that_opens_the_tenants_
         link.starts_with(&format!("{}/portal#hrt_", app.address)),
         "{link}"
     );
-    assert!(b.text().await.contains("works until"), "its expiry is shown");
+    assert!(
+        b.text().await.contains("works until"),
+        "its expiry is shown"
+    );
     // Shown once: the page read again has no link.
     b.goto(&format!("{}/console/tenants", app.address)).await;
     assert!(!b.text().await.contains("hrt_"));
 
     b.goto(&link).await;
-    b.wait_until("acme's portal", |path, _| path == "/portal").await;
+    b.wait_until("acme's portal", |path, _| path == "/portal")
+        .await;
     b.goto(&format!("{}/portal/webhooks", app.address)).await;
     let hooks = b.text().await;
-    assert!(hooks.contains("/acme") && !hooks.contains("/globex"), "{hooks}");
+    assert!(
+        hooks.contains("/acme") && !hooks.contains("/globex"),
+        "{hooks}"
+    );
     b.close().await;
 }
 
@@ -222,17 +251,24 @@ async fn a_link_for_another_tenant_asks_first_and_leaves_the_session_until_confi
     );
     b.goto(&format!("{}/portal/webhooks", app.address)).await;
     let hooks = b.text().await;
-    assert!(hooks.contains("acme-hook") && !hooks.contains("globex-hook"), "still acme: {hooks}");
+    assert!(
+        hooks.contains("acme-hook") && !hooks.contains("globex-hook"),
+        "still acme: {hooks}"
+    );
 
     // Asked again and agreed: now Globex.
     open_link(&b, &app, &tokens[1]).await;
     b.wait_until("the question", |_, text| text.contains("Switch portals?"))
         .await;
     b.click("#replace").await;
-    b.wait_until("globex's portal", |path, _| path == "/portal").await;
+    b.wait_until("globex's portal", |path, _| path == "/portal")
+        .await;
     b.goto(&format!("{}/portal/webhooks", app.address)).await;
     let hooks = b.text().await;
-    assert!(hooks.contains("globex-hook") && !hooks.contains("acme-hook"), "now globex: {hooks}");
+    assert!(
+        hooks.contains("globex-hook") && !hooks.contains("acme-hook"),
+        "now globex: {hooks}"
+    );
     b.close().await;
 }
 
@@ -246,11 +282,15 @@ async fn the_event_types_box_refuses_a_type_with_spaces_as_the_api_does() {
     let webhook = app.create_webhook(&receiver.url, &["order.created"]).await;
     let id = webhook["id"].as_str().unwrap();
     operator_signs_in(&b, &app).await;
-    b.goto(&format!("{}/console/webhooks/{id}", app.address)).await;
-    b.fill("#event_types", "bad type with spaces").await;
-    b.click(&format!("form[action='/console/webhooks/{id}'] button[type=submit]"))
+    b.goto(&format!("{}/console/webhooks/{id}", app.address))
         .await;
-    b.wait_until("the refusal", |_, text| text.contains("event_types")).await;
+    b.fill("#event_types", "bad type with spaces").await;
+    b.click(&format!(
+        "form[action='/console/webhooks/{id}'] button[type=submit]"
+    ))
+    .await;
+    b.wait_until("the refusal", |_, text| text.contains("event_types"))
+        .await;
     assert_eq!(
         app.get_json(&format!("/webhooks/{id}")).await["event_types"],
         json!(["order.created"]),
@@ -315,16 +355,180 @@ async fn a_portal_framed_by_another_site_signs_in_and_saves_a_form() {
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while b.client().find(Locator::Css("#description")).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "the webhook's page did not open in the frame");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the webhook's page did not open in the frame"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     b.fill("#description", "saved from inside a frame").await;
-    b.click(&format!("form[action='/portal/webhooks/{id}'] button[type=submit]"))
-        .await;
+    b.click(&format!(
+        "form[action='/portal/webhooks/{id}'] button[type=submit]"
+    ))
+    .await;
     let saved = crate::helpers::eventually(Duration::from_secs(10), || async {
         app.get_json(&format!("/webhooks/{id}")).await["description"] == "saved from inside a frame"
     })
     .await;
     assert!(saved, "the framed form saved");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_adds_a_webhook_in_its_portal_from_the_catalog_sees_its_secret_once_and_tests_it()
+{
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = operator_app(|_| {}).await;
+    let r = app
+        .put(
+            "/event-types/order.created",
+            &json!({"description": "An order was placed.",
+                    "schema": {"type": "object", "properties": {"order_id": {"type": "integer"}}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let receiver = Receiver::ok().await;
+    let acme = portal_token(&app, "acme").await;
+    let globex = portal_token(&app, "globex").await;
+
+    open_link(&b, &app, &acme).await;
+    b.goto(&format!("{}/portal/webhooks", app.address)).await;
+    b.click("#new-webhook").await;
+    b.wait_until("the form", |path, _| path == "/portal/webhooks/new")
+        .await;
+    let text = b.text().await;
+    assert!(
+        text.contains("An order was placed."),
+        "the catalog's description: {text}"
+    );
+    let url = format!("{}/acme-endpoint", receiver.url);
+    b.fill("#url", &url).await;
+    b.click("input[name=event_type][value='order.created']")
+        .await;
+    b.fill("#headers", "Authorization: Bearer acme-credential-77")
+        .await;
+    b.click("#new-webhook-form button[type=submit]").await;
+    b.wait_until("the new webhook", |_, text| text.contains("Created."))
+        .await;
+    let secret = b
+        .client()
+        .find(Locator::Css("#secret-value"))
+        .await
+        .expect("the secret is shown")
+        .text()
+        .await
+        .unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let id = b.path().await;
+    assert_eq!(
+        id, "/portal/webhooks/new",
+        "the secret is the answer to the post, at no address of its own"
+    );
+
+    let listed = app.get_json("/webhooks?tenant=acme").await;
+    let webhook = &listed["data"][0];
+    assert_eq!(webhook["url"], url);
+    assert_eq!(webhook["event_types"], json!(["order.created"]));
+    let id = webhook["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get_json(&format!("/webhooks/{id}/secret")).await["secret"],
+        secret.as_str()
+    );
+
+    // Read again, the page hides the secret and the header's value.
+    b.goto(&format!("{}/portal/webhooks/{id}", app.address))
+        .await;
+    let html = b.client().source().await.unwrap();
+    assert!(!html.contains(&secret) && !html.contains("acme-credential-77"));
+    b.click("form[action$='/test'] button").await;
+    b.wait_until("the test's delivery", |path, _| {
+        path.starts_with("/portal/deliveries/")
+    })
+    .await;
+    b.reload_until("delivered", Duration::from_secs(10), |text| {
+        text.contains("success")
+    })
+    .await;
+    let got = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].header("authorization"), "Bearer acme-credential-77");
+    standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(&got[0].body, &got[0].headers)
+        .expect("signed with the secret shown");
+
+    // Globex's portal does not see it.
+    let mut other = crate::console::Visitor::new(&app);
+    other.sign_in("/portal", &globex).await;
+    let page = other.get("/portal/webhooks").await.text().await.unwrap();
+    assert!(!page.contains("acme-endpoint"), "{page}");
+    let r = other.get(&format!("/portal/webhooks/{id}")).await;
+    assert_eq!(r.status(), 404);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_types_page_saves_a_schema_refuses_an_invalid_one_and_the_portal_reads_it() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = operator_app(|_| {}).await;
+    operator_signs_in(&b, &app).await;
+    b.goto(&format!("{}/console/event-types", app.address))
+        .await;
+    b.fill("#type-name", "invoice.paid").await;
+    b.fill("#type-description", "An invoice was paid in full.")
+        .await;
+    b.fill(
+        "#type-schema",
+        r#"{"type": "object", "required": ["invoice_id"], "properties": {"invoice_id": {"type": "string", "examples": ["in_123"]}}}"#,
+    )
+    .await;
+    b.click("#type-form button[type=submit]").await;
+    b.wait_until("saved", |_, text| text.contains("Saved."))
+        .await;
+    let entry = app.get_json("/event-types/invoice.paid").await;
+    assert_eq!(entry["schema"]["required"], json!(["invoice_id"]));
+
+    // An invalid schema is refused, and the stored one stays.
+    b.goto(&format!(
+        "{}/console/event-types?edit=invoice.paid",
+        app.address
+    ))
+    .await;
+    b.fill("#type-schema", r#"{"type": "nonsense"}"#).await;
+    b.click("#type-form button[type=submit]").await;
+    b.wait_until("the refusal", |_, text| text.contains("schema:"))
+        .await;
+    assert_eq!(
+        app.get_json("/event-types/invoice.paid").await["schema"],
+        entry["schema"]
+    );
+    b.fill("#type-schema", "{not json").await;
+    b.click("#type-form button[type=submit]").await;
+    b.wait_until("the refusal", |_, text| {
+        text.contains("schema: is not JSON")
+    })
+    .await;
+
+    // The portal shows it, read-only, with an example payload.
+    let token = portal_token(&app, "acme").await;
+    open_link(&b, &app, &token).await;
+    b.goto(&format!("{}/portal/event-types", app.address)).await;
+    let text = b.text().await;
+    assert!(
+        text.contains("invoice.paid") && text.contains("An invoice was paid in full."),
+        "{text}"
+    );
+    assert!(
+        b.client().find(Locator::Css("#type-form")).await.is_err(),
+        "no form in the portal"
+    );
+    let example = b
+        .eval("return document.querySelector('details.example pre').textContent")
+        .await;
+    let example: Value = serde_json::from_str(example.as_str().unwrap()).unwrap();
+    assert_eq!(example, json!({"invoice_id": "in_123"}));
     b.close().await;
 }

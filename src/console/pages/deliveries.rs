@@ -132,7 +132,7 @@ pub async fn retry(
     posted: Posted<NoFields>,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = id("delivery", &raw)?;
-    api::deliveries::requeue(&state, posted.viewer.scope(), id).await?;
+    crate::service::deliveries::requeue(&state, posted.viewer.scope(), id).await?;
     Ok(see_other(
         &posted
             .viewer

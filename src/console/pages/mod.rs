@@ -1,10 +1,11 @@
 //! The console's page handlers, one file per section. Each reads through the
-//! store (or changes things through `crate::api`'s operations), fills a page
+//! store (or changes things through `crate::service`'s operations), fills a page
 //! struct and renders it; a form's answer is a redirect to the page that
 //! shows the result, so reloading never posts twice.
 
 mod dead_letters;
 mod deliveries;
+mod event_types;
 mod overview;
 mod sign_in;
 mod tenants;
@@ -28,12 +29,10 @@ use crate::store::{stats, Client};
 /// Every page and form of an area; the portal has the same but tenants.
 pub fn register(scope: actix_web::Scope, area: Area) -> actix_web::Scope {
     let scope = match area {
-        Area::Console => scope
-            .route("/tenants", web::get().to(tenants::list))
-            .route(
-                "/tenants/{key}/portal",
-                web::post().to(tenants::portal_link),
-            ),
+        Area::Console => scope.route("/tenants", web::get().to(tenants::list)).route(
+            "/tenants/{key}/portal",
+            web::post().to(tenants::portal_link),
+        ),
         Area::Portal => scope.route(
             "/brand.css",
             web::get().to(crate::console::brand::stylesheet),
@@ -46,8 +45,12 @@ pub fn register(scope: actix_web::Scope, area: Area) -> actix_web::Scope {
         .route("/sign-in", web::post().to(sign_in::submit))
         .route("/sign-out", web::post().to(sign_in::sign_out))
         .route("/webhooks", web::get().to(webhooks::list))
+        // Before /webhooks/{id}, which would take "new" for an id.
+        .route("/webhooks/new", web::get().to(webhooks::new_form))
+        .route("/webhooks/new", web::post().to(webhooks::create))
         .route("/webhooks/{id}", web::get().to(webhooks::show))
         .route("/webhooks/{id}", web::post().to(webhooks::edit))
+        .route("/webhooks/{id}/delete", web::post().to(webhooks::delete))
         .route(
             "/webhooks/{id}/enabled",
             web::post().to(webhooks::set_enabled),
@@ -69,6 +72,12 @@ pub fn register(scope: actix_web::Scope, area: Area) -> actix_web::Scope {
         .route("/deliveries/{id}", web::get().to(deliveries::show))
         .route("/deliveries/{id}/retry", web::post().to(deliveries::retry))
         .route("/dead-letters", web::get().to(dead_letters::list))
+        .route("/event-types", web::get().to(event_types::list))
+        .route("/event-types", web::post().to(event_types::save))
+        .route(
+            "/event-types/{name}/archived",
+            web::post().to(event_types::set_archived),
+        )
 }
 
 /// A form with nothing to say but its anti-forgery token.
@@ -118,6 +127,7 @@ fn notice(query: &Query) -> Option<String> {
         "enabled" => "Enabled: its held deliveries are due again.",
         "disabled" => "Disabled: its pending deliveries are held until it is enabled.",
         "test" => "Test event queued: this is its delivery.",
+        "deleted" => "Deleted: nothing more is sent to it.",
         _ => return None,
     };
     Some(sentence.to_owned())

@@ -7,13 +7,13 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{see_other, NoFields};
+use crate::api::auth::Caller;
 use crate::api::AppState;
 use crate::console::area::Area;
 use crate::console::brand::Brand;
 use crate::console::csrf::{self, Posted, SignInPosted, SIGN_IN_COOKIE};
 use crate::console::error::ConsoleError;
 use crate::console::session;
-use crate::api::auth::Caller;
 use crate::console::templates::sign_in::{page, Replacing, SignInPage};
 
 /// Who a caller is, as the question about replacing a session names them.

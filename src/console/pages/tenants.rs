@@ -14,6 +14,7 @@ use crate::console::error::ConsoleError;
 use crate::console::session::Viewer;
 use crate::console::templates::tenants::{page, PortalLink, TenantsPage};
 use crate::domain::TenantKey;
+use crate::service;
 use crate::store::tenants::{self, TokenKind};
 
 pub async fn list(
@@ -62,24 +63,20 @@ pub async fn portal_link(
     if viewer.caller != Caller::Operator {
         return Err(ConsoleError::NotFound("there is no such page".into()));
     }
-    let missing = || ConsoleError::NotFound(format!("no tenant {:?}", raw.as_str()));
-    let key = TenantKey::parse(&raw).map_err(|_| missing())?;
-    // Tenant default is the operator's own: its rows carry no button, and a
-    // forged post gets the API's answer.
-    if key.is_default() {
-        return Err(crate::api::tenants::default_gets_no_tokens().into());
-    }
-    let (token, expires_at) = tenants::issue_token(
-        &state.db().await?,
-        key.as_str(),
+    let key = TenantKey::parse(&raw)
+        .map_err(|_| ConsoleError::NotFound(format!("no tenant {:?}", raw.as_str())))?;
+    // Tenant default's row carries no button; a post for it anyway gets the
+    // API's answer (409).
+    let (token, expires_at) = service::tenants::issue_token(
+        &state,
+        &key,
         TokenKind::Portal,
-        crate::api::tenants::DEFAULT_TTL,
+        service::tenants::DEFAULT_TTL,
     )
-    .await?
-    .ok_or_else(missing)?;
+    .await?;
     let link = PortalLink {
         tenant: key.as_str().to_owned(),
-        url: format!("{}/portal#{}", state.public_url, token.expose()),
+        url: service::tenants::portal_url(&state, &token),
         expires_at,
     };
     let query = Query::parse("")?;

@@ -1,7 +1,8 @@
-//! `/console/webhooks`: the list with health, one webhook with its recent
-//! deliveries, and its forms: edit, enable or disable, reveal or rotate the
-//! secret, send a test event, retry its dead letters. Every change goes
-//! through the API's own operation (`crate::api::webhooks`).
+//! `/console/webhooks`: the list with health, a new webhook, one webhook with
+//! its recent deliveries, and its forms: edit, delete, enable or disable,
+//! reveal or rotate the secret, send a test event, retry its dead letters.
+//! Every change is the service's operation (`crate::service::webhooks`), the
+//! one the API calls, so a form refuses what the API refuses.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
@@ -10,17 +11,29 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{delivery_table, html, id, notice, page_with, see_other, with_query, NoFields};
+use crate::api::auth::Caller;
 use crate::api::pagination::{Paginated, Query};
-use crate::api::{self, ApiError, AppState};
+use crate::api::AppState;
 use crate::console::csrf::Posted;
 use crate::console::error::ConsoleError;
 use crate::console::session::Viewer;
-use crate::console::templates::webhook::{self, EditForm, WebhookPage};
-use crate::console::templates::webhooks::{page, WebhooksPage};
+use crate::console::templates::webhook::{self, WebhookPage};
+use crate::console::templates::webhook_form::WebhookFields;
+use crate::console::templates::webhooks::{new_page, page, NewWebhookPage, WebhooksPage};
 use crate::domain::EventType;
+use crate::service::webhooks::{WebhookEdit, WebhookInput};
+use crate::service::{self, ServiceError};
 use crate::store::deliveries::{self, Filter};
+use crate::store::event_types::{self, EventTypeEntry};
 use crate::store::webhooks::{self, WebhookChanges};
-use crate::store::{stats, Page};
+use crate::store::{stats, Client, Page};
+
+/// The catalog as the type picker offers it: its first 500 entries, newest
+/// first (a catalog is tens of types, not thousands).
+async fn catalog(client: &Client) -> Result<Vec<EventTypeEntry>, ConsoleError> {
+    let page = Query::parse("limit=500")?.page_by::<String>()?;
+    Ok(event_types::list(client, &page).await?)
+}
 
 pub async fn list(
     state: Data<AppState>,
@@ -47,6 +60,7 @@ pub async fn list(
             .map(|w| (w, health.get(&w.id).cloned().unwrap_or_default()))
             .collect(),
         tenant: tenant.map(|t| t.as_str().to_owned()).unwrap_or_default(),
+        notice: notice(&query),
         next,
     })))
 }
@@ -57,7 +71,7 @@ struct Extras {
     secret: Option<String>,
     notice: Option<String>,
     error: Option<String>,
-    form: Option<EditForm>,
+    form: Option<WebhookFields>,
     cursor: Option<String>,
 }
 
@@ -93,13 +107,17 @@ async fn render(
         )
     });
     let table = delivery_table(&client, viewer, &listed.data, next.as_deref(), false).await?;
-    let form = extras.form.unwrap_or_else(|| EditForm::of(&found));
+    let catalog = catalog(&client).await?;
+    let form = extras
+        .form
+        .unwrap_or_else(|| WebhookFields::of(&found, &catalog));
     Ok(webhook::page(&WebhookPage {
         viewer,
         webhook: &found,
         health,
         deliveries: table,
         form,
+        catalog: &catalog,
         secret: extras.secret,
         notice: extras.notice,
         error: extras.error,
@@ -126,72 +144,45 @@ pub async fn show(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct EditFields {
-    url: String,
-    event_types: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    rate_limit: String,
-}
-
-/// The form's fields as a PATCH, parsed as the API parses its JSON.
-fn changes(state: &AppState, f: &EditFields) -> Result<WebhookChanges, ApiError> {
-    // Commas and line breaks separate types; a space does not, so a type
-    // typed with one is refused as the API refuses it, not split into several.
-    let types: Vec<String> = f
-        .event_types
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let rate_limit = match f.rate_limit.trim() {
-        "" => None,
-        n => Some(
-            n.parse::<i64>()
-                .map_err(|_| ApiError::invalid("rate_limit", "must be a whole number"))?,
-        ),
-    };
-    let description = Some(f.description.trim()).filter(|d| !d.is_empty());
-    Ok(WebhookChanges {
-        url: Some(api::webhooks::parse_url(state, f.url.trim())?),
-        event_types: Some(api::webhooks::parse_event_types(&types)?),
-        description: Some(api::webhooks::parse_optional_description(description)?),
-        rate_limit: Some(api::webhooks::parse_rate_limit(rate_limit)?),
-        ..WebhookChanges::default()
+/// The form as a change: every field it has replaces the webhook's.
+fn edit_of(f: &WebhookFields) -> Result<WebhookEdit, ServiceError> {
+    Ok(WebhookEdit {
+        url: Some(f.url.clone()),
+        event_types: Some(f.types()),
+        description: Some(f.description()),
+        rate_limit: Some(f.rate_limit()?),
+        max_in_flight: f
+            .max_in_flight
+            .as_ref()
+            .map(|_| f.max_in_flight())
+            .transpose()?,
+        headers: f.header_map()?.map(Some),
+        enabled: None,
     })
 }
 
 pub async fn edit(
     state: Data<AppState>,
     raw: Path<String>,
-    posted: Posted<EditFields>,
+    posted: Posted<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = id("webhook", &raw)?;
     let viewer = &posted.viewer;
-    let applied = match changes(&state, &posted.form) {
-        Ok(c) => api::webhooks::change(&state, viewer.scope(), id, &c)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(e),
-    };
+    let form = WebhookFields::posted(&posted.form);
+    let applied = async {
+        let changes = service::webhooks::parse_edit(&state, edit_of(&form)?)?;
+        service::webhooks::change(&state, viewer.scope(), id, &changes).await
+    }
+    .await;
     match applied {
-        Ok(()) => Ok(see_other(
+        Ok(_) => Ok(see_other(
             &viewer.href(&format!("/webhooks/{id}?done=saved")),
         )),
         // A refused value: the form again, as typed, with the reason.
-        Err(e @ (ApiError::Invalid(_) | ApiError::BadRequest(_))) => {
-            let f = &posted.form;
+        Err(e @ ServiceError::Invalid { .. }) => {
             let extras = Extras {
                 error: Some(e.to_string()),
-                form: Some(EditForm {
-                    url: f.url.clone(),
-                    event_types: f.event_types.clone(),
-                    description: f.description.clone(),
-                    rate_limit: f.rate_limit.clone(),
-                }),
+                form: Some(form),
                 ..Extras::default()
             };
             Ok(page_with(
@@ -201,6 +192,96 @@ pub async fn edit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `/webhooks/new`: the form, with the catalog's types to pick from.
+pub async fn new_form(state: Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ConsoleError> {
+    let catalog = catalog(&state.db().await?).await?;
+    let form = WebhookFields {
+        headers: Some(String::new()),
+        max_in_flight: Some(String::new()),
+        ..WebhookFields::default()
+    };
+    Ok(html(new_page(&NewWebhookPage {
+        viewer: &viewer,
+        form: &form,
+        catalog: &catalog,
+        error: None,
+    })))
+}
+
+/// Registers the webhook, as `POST /webhooks` does, and answers with its page
+/// showing the new secret: this once, in the answer to a POST, never at an
+/// address (history, caches and logs never hold it).
+pub async fn create(
+    state: Data<AppState>,
+    posted: Posted<Vec<(String, String)>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let viewer = &posted.viewer;
+    let form = WebhookFields::posted(&posted.form);
+    let created = async {
+        let tenant = match &viewer.caller {
+            Caller::Operator => Some(form.tenant.as_str()).filter(|t| !t.is_empty()),
+            Caller::Tenant(_) => None,
+        };
+        let tenant = viewer.caller.tenant_for_new(tenant).map_err(|e| {
+            ServiceError::invalid("tenant", e.to_string().trim_start_matches("tenant: "))
+        })?;
+        let input = WebhookInput {
+            url: form.url.clone(),
+            event_types: form.types(),
+            description: form.description(),
+            rate_limit: form.rate_limit()?,
+            max_in_flight: form.max_in_flight()?,
+            headers: form.header_map()?,
+            ..WebhookInput::default()
+        };
+        service::webhooks::create(&state, tenant, input).await
+    }
+    .await;
+    match created {
+        Ok((webhook, secret)) => {
+            let extras = Extras {
+                secret: Some(secret.expose().to_owned()),
+                notice: Some(
+                    "Created. Its signing secret is below: copy it now, for your receiver to verify deliveries with."
+                        .to_owned(),
+                ),
+                ..Extras::default()
+            };
+            Ok(page_with(
+                StatusCode::CREATED,
+                render(&state, viewer, webhook.id, extras).await?,
+            ))
+        }
+        Err(e @ ServiceError::Invalid { .. }) => {
+            let catalog = catalog(&state.db().await?).await?;
+            let error = e.to_string();
+            Ok(page_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                new_page(&NewWebhookPage {
+                    viewer,
+                    form: &form,
+                    catalog: &catalog,
+                    error: Some(&error),
+                })
+                .into_string(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes it, as `DELETE /webhooks/{id}` does: when the list shows, nothing
+/// more is sent to it.
+pub async fn delete(
+    state: Data<AppState>,
+    raw: Path<String>,
+    posted: Posted<NoFields>,
+) -> Result<HttpResponse, ConsoleError> {
+    let id = id("webhook", &raw)?;
+    service::webhooks::delete(&state, posted.viewer.scope(), id).await?;
+    Ok(see_other(&posted.viewer.href("/webhooks?done=deleted")))
 }
 
 #[derive(Deserialize)]
@@ -219,7 +300,7 @@ pub async fn set_enabled(
         enabled: Some(enabled),
         ..WebhookChanges::default()
     };
-    api::webhooks::change(&state, posted.viewer.scope(), id, &changes).await?;
+    service::webhooks::change(&state, posted.viewer.scope(), id, &changes).await?;
     let done = if enabled { "enabled" } else { "disabled" };
     Ok(see_other(
         &posted.viewer.href(&format!("/webhooks/{id}?done={done}")),
@@ -258,7 +339,7 @@ pub async fn rotate_secret(
     posted: Posted<NoFields>,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = id("webhook", &raw)?;
-    let secret = api::webhooks::rotate(&state, posted.viewer.scope(), id).await?;
+    let secret = service::webhooks::rotate(&state, posted.viewer.scope(), id).await?;
     let extras = Extras {
         secret: Some(secret),
         notice: Some(
@@ -280,7 +361,7 @@ pub async fn send_test(
 ) -> Result<HttpResponse, ConsoleError> {
     let id = id("webhook", &raw)?;
     let delivery =
-        api::webhooks::test_event(&state, posted.viewer.scope(), id, &EventType::test(), None)
+        service::webhooks::test_event(&state, posted.viewer.scope(), id, &EventType::test(), None)
             .await?;
     Ok(see_other(
         &posted
@@ -301,7 +382,8 @@ pub async fn retry_failed(
     posted: Posted<BackField>,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = id("webhook", &raw)?;
-    let requeued = api::webhooks::requeue_failed(&state, posted.viewer.scope(), id, None).await?;
+    let requeued =
+        service::webhooks::requeue_failed(&state, posted.viewer.scope(), id, None).await?;
     // Back where the button was: a fixed choice, never an address from the form.
     let page = match posted.form.back.as_str() {
         "dead-letters" => "/dead-letters".to_owned(),

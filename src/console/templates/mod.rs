@@ -7,10 +7,12 @@ pub mod dead_letters;
 pub mod deliveries;
 pub mod delivery;
 pub mod error;
+pub mod event_types;
 pub mod overview;
 pub mod sign_in;
 pub mod tenants;
 pub mod webhook;
+pub mod webhook_form;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +32,7 @@ pub enum Nav {
     Webhooks,
     Deliveries,
     DeadLetters,
+    EventTypes,
 }
 
 fn head(title: &str, brand: &Brand) -> Markup {
@@ -72,6 +75,7 @@ pub fn layout(viewer: &Viewer, title: &str, active: Nav, body: Markup) -> Markup
         "Dead letters",
         viewer.href("/dead-letters"),
     ));
+    entries.push((Nav::EventTypes, "Event types", viewer.href("/event-types")));
     html! {
         (DOCTYPE)
         html lang="en" {

@@ -3,36 +3,21 @@
 
 use maud::{html, Markup};
 
+use super::webhook_form::{fields, WebhookFields};
 use super::{csrf, layout, maybe_when, notice, when, Nav};
 use crate::console::session::Viewer;
+use crate::store::event_types::EventTypeEntry;
 use crate::store::stats::Health;
 use crate::store::webhooks::Webhook;
-
-/// The edit form's values: the webhook's own, or what was just posted and refused.
-pub struct EditForm {
-    pub url: String,
-    pub event_types: String,
-    pub description: String,
-    pub rate_limit: String,
-}
-
-impl EditForm {
-    pub fn of(w: &Webhook) -> EditForm {
-        EditForm {
-            url: w.url.clone(),
-            event_types: w.event_types.join(", "),
-            description: w.description.clone().unwrap_or_default(),
-            rate_limit: w.rate_limit.map(|r| r.to_string()).unwrap_or_default(),
-        }
-    }
-}
 
 pub struct WebhookPage<'a> {
     pub viewer: &'a Viewer,
     pub webhook: &'a Webhook,
     pub health: Health,
     pub deliveries: Markup,
-    pub form: EditForm,
+    /// The edit form's values: the webhook's own, or what was just posted and refused.
+    pub form: WebhookFields,
+    pub catalog: &'a [EventTypeEntry],
     /// The secret, when the viewer asked to see it (or just rotated it).
     pub secret: Option<String>,
     pub notice: Option<String>,
@@ -65,6 +50,8 @@ pub fn page(p: &WebhookPage) -> Markup {
                         dt { "Description" } dd { (w.description.as_deref().unwrap_or("—")) }
                         dt { "Rate limit" }
                         dd { @match w.rate_limit { Some(r) => { (r) " attempts/s" } None => { "none" } } }
+                        dt { "Max in flight" }
+                        dd { @match w.max_in_flight { Some(m) => { (m) " at once" } None => { "the default" } } }
                         dt { "Custom headers" }
                         dd.mono {
                             @match w.headers.as_object().filter(|h| !h.is_empty()) {
@@ -118,27 +105,19 @@ pub fn page(p: &WebhookPage) -> Markup {
                         }
                     }
                     p.small.muted { "After a rotation, deliveries are signed with both the new and the old secret for 24 hours." }
-                    h2 { "Edit" }
-                    form method="post" action=(at("")) {
-                        (csrf(v))
-                        div.field {
-                            label for="url" { "URL" }
-                            input #url type="url" name="url" value=(p.form.url) required maxlength="2048";
-                        }
-                        div.field {
-                            label for="event_types" { "Event types " span.hint { "(comma-separated; * for all)" } }
-                            input #event_types type="text" name="event_types" value=(p.form.event_types) required;
-                        }
-                        div.field {
-                            label for="description" { "Description" }
-                            input #description type="text" name="description" value=(p.form.description) maxlength="1024";
-                        }
-                        div.field {
-                            label for="rate_limit" { "Rate limit " span.hint { "(attempts per second; empty for none)" } }
-                            input #rate_limit type="number" name="rate_limit" min="1" value=(p.form.rate_limit);
-                        }
-                        button type="submit" { "Save" }
-                    }
+                }
+            }
+            section.panel aria-labelledby="edit" {
+                h2 #edit { "Edit" }
+                form #edit-form method="post" action=(at("")) {
+                    (csrf(v))
+                    (fields(&p.form, p.catalog, false))
+                    button type="submit" { "Save" }
+                }
+                form.delete method="post" action=(at("/delete")) {
+                    (csrf(v))
+                    p.small.muted { "Deleting stops every delivery to it at once; its history goes with it." }
+                    button.danger #delete type="submit" { "Delete this webhook" }
                 }
             }
             section.panel aria-labelledby="recent" {

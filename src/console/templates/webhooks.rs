@@ -2,8 +2,10 @@
 
 use maud::{html, Markup};
 
-use super::{layout, pager, Nav};
+use super::webhook_form::{fields, WebhookFields};
+use super::{csrf, layout, notice, pager, Nav};
 use crate::console::session::Viewer;
+use crate::store::event_types::EventTypeEntry;
 use crate::store::stats::Health;
 use crate::store::webhooks::Webhook;
 
@@ -12,6 +14,7 @@ pub struct WebhooksPage<'a> {
     pub rows: Vec<(&'a Webhook, Health)>,
     /// The tenant filter, as given.
     pub tenant: String,
+    pub notice: Option<String>,
     pub next: Option<String>,
 }
 
@@ -39,11 +42,15 @@ pub fn page(p: &WebhooksPage) -> Markup {
         "Webhooks",
         Nav::Webhooks,
         html! {
-            h1 { "Webhooks" }
+            div.heading {
+                h1 { "Webhooks" }
+                a.button #new-webhook href=(v.href("/webhooks/new")) { "New webhook" }
+            }
+            (notice(p.notice.as_deref(), false))
             (super::tenant_filter(v, "/webhooks", &p.tenant))
             div.panel {
                 @if p.rows.is_empty() {
-                    p.muted { "No webhooks yet. Register one with POST /webhooks." }
+                    p.muted { "No webhooks yet. " a href=(v.href("/webhooks/new")) { "Add one" } ", or register one with POST /webhooks." }
                 } @else {
                     div.table-scroll {
                         table {
@@ -71,6 +78,38 @@ pub fn page(p: &WebhooksPage) -> Markup {
                     }
                 }
                 (pager(p.next.as_deref()))
+            }
+        },
+    )
+}
+
+pub struct NewWebhookPage<'a> {
+    pub viewer: &'a Viewer,
+    pub form: &'a WebhookFields,
+    pub catalog: &'a [EventTypeEntry],
+    /// Why the form came back.
+    pub error: Option<&'a str>,
+}
+
+/// `/webhooks/new`: where the operator (for any tenant) or a tenant (for
+/// itself) adds an endpoint.
+pub fn new_page(p: &NewWebhookPage) -> Markup {
+    let v = p.viewer;
+    layout(
+        v,
+        "New webhook",
+        Nav::Webhooks,
+        html! {
+            p.small { a href=(v.href("/webhooks")) { "← Webhooks" } }
+            h1 { "New webhook" }
+            (notice(p.error, true))
+            section.panel {
+                form #new-webhook-form method="post" action=(v.href("/webhooks/new")) {
+                    (csrf(v))
+                    (fields(p.form, p.catalog, super::many_tenants(v)))
+                    p.small.muted { "A signing secret is made for it and shown once, on the next page." }
+                    button type="submit" { "Create webhook" }
+                }
             }
         },
     )
