@@ -409,6 +409,9 @@ async fn a_tenant_adds_a_webhook_in_its_portal_from_the_catalog_sees_its_secret_
         .await;
     b.fill("#headers", "Authorization: Bearer acme-credential-77")
         .await;
+    b.screenshot("portal-new-webhook").await;
+    b.screenshot_at("portal-new-webhook-phone", 390, 844).await;
+    b.client().set_window_size(1280, 1000).await.unwrap();
     b.click("#new-webhook-form button[type=submit]").await;
     b.wait_until("the new webhook", |_, text| text.contains("Created."))
         .await;
@@ -525,6 +528,9 @@ async fn the_event_types_page_saves_a_schema_refuses_an_invalid_one_and_the_port
         b.client().find(Locator::Css("#type-form")).await.is_err(),
         "no form in the portal"
     );
+    b.eval("document.querySelectorAll('details').forEach(d => d.open = true)")
+        .await;
+    b.screenshot("portal-event-types").await;
     let example = b
         .eval("return document.querySelector('details.example pre').textContent")
         .await;
