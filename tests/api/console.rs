@@ -267,8 +267,13 @@ async fn every_form_without_the_sessions_anti_forgery_token_is_refused() {
     let secret_before = app
         .get_json(&format!("/webhooks/{webhook_id}/secret"))
         .await;
+    // Another session's token is no better than none.
+    let mut other = Visitor::new(&app);
+    other.sign_in("/console", OPERATOR_TOKEN).await;
+    let others = other.csrf("/console").await;
+    assert_ne!(others, csrf);
     for (path, fields) in &forms {
-        for forged in [None, Some("forged"), Some("")] {
+        for forged in [None, Some("forged"), Some(""), Some(others.as_str())] {
             let mut form = fields.clone();
             if let Some(token) = forged {
                 form.push(("csrf", token));
@@ -309,13 +314,12 @@ async fn every_form_without_the_sessions_anti_forgery_token_is_refused() {
     );
     assert_eq!(app.count("webhooks").await, 1, "no webhook made or deleted");
     assert_eq!(app.count("event_types").await, 0, "the catalog unchanged");
-    assert_eq!(app.count("console_sessions").await, 1, "still signed in");
+    assert_eq!(
+        app.count("console_sessions").await,
+        2,
+        "both still signed in"
+    );
 
-    // Another session's token is no better than none.
-    let mut other = Visitor::new(&app);
-    other.sign_in("/console", OPERATOR_TOKEN).await;
-    let others = other.csrf("/console").await;
-    assert_ne!(others, csrf);
     let r = visitor
         .post(
             &format!("/console/deliveries/{delivery_id}/retry"),
@@ -569,4 +573,37 @@ async fn the_portal_may_be_framed_by_the_sites_configured_and_the_console_never(
         .unwrap()
         .to_owned();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_wears_the_operators_name_and_colour_and_the_console_its_own() {
+    let app = operator_app(|c| {
+        c.portal_title = Some("Acme Webhooks".to_owned());
+        c.portal_accent = Some("#0a7d33".to_owned());
+    })
+    .await;
+    let token = portal_token(&app, "cus_1").await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("/portal", &token).await;
+    let page = visitor.get("/portal").await.text().await.unwrap();
+    assert!(
+        page.contains("<title>Overview · Acme Webhooks</title>"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/portal/brand.css\""), "{page}");
+    let css = visitor.get("/portal/brand.css").await.text().await.unwrap();
+    assert!(css.contains("--accent: #0a7d33;"), "{css}");
+    // The sign-in page a customer sees first wears it too.
+    let sign_in = Visitor::new(&app)
+        .get("/portal/sign-in")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(sign_in.contains("Acme Webhooks"), "{sign_in}");
+    // The operator's console stays hookrelay's.
+    let mut operator = Visitor::new(&app);
+    operator.sign_in("/console", OPERATOR_TOKEN).await;
+    let console = operator.get("/console").await.text().await.unwrap();
+    assert!(!console.contains("Acme Webhooks") && !console.contains("brand.css"));
 }

@@ -132,9 +132,17 @@ pub async fn console(
         ),
         ("delivery", format!("/console/deliveries/{failed}")),
         ("dead letters", "/console/dead-letters".to_owned()),
+        (
+            "dead letters of a tenant",
+            "/console/dead-letters?tenant=bench".to_owned(),
+        ),
+        ("tenants", "/console/tenants".to_owned()),
+        ("new webhook", "/console/webhooks/new".to_owned()),
+        ("event types", "/console/event-types".to_owned()),
         ("portal overview", "/portal".to_owned()),
         ("portal deliveries", "/portal/deliveries".to_owned()),
         ("portal dead letters", "/portal/dead-letters".to_owned()),
+        ("portal event types", "/portal/event-types".to_owned()),
     ];
     let mut out = Vec::new();
     for (name, path) in pages {
