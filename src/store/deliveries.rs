@@ -18,6 +18,7 @@ pub struct Delivery {
     pub tenant: String,
     pub webhook_id: Uuid,
     pub event_id: Uuid,
+    #[schema(value_type = crate::api::schema::DeliveryStatus)]
     pub status: String,
     pub attempts: i32,
     pub next_retry_at: Option<DateTime<Utc>>,
@@ -30,7 +31,7 @@ pub struct Delivery {
     pub ordering_key: Option<String>,
     /// What holds it while pending: null (due, or being sent), `retry`,
     /// `ordering`, `rate_limit`, `concurrency`, `paused` or `held`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::api::schema::WaitingFor>)]
     pub waiting_for: Option<String>,
     /// With `waiting_for: ordering`: the delivery ahead of it under its key.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,7 +77,7 @@ pub struct Attempt {
     pub response_body: Option<String>,
     /// The webhook's custom headers sent with this attempt, each value masked
     /// (`"••••"`); null when it had none.
-    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
+    #[schema(value_type = Option<crate::api::schema::Headers>)]
     pub request_headers: Option<serde_json::Value>,
 }
 

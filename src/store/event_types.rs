@@ -14,6 +14,7 @@ use crate::sql;
 
 /// A catalog entry, as every read shows it.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+#[schema(as = EventType)]
 pub struct EventTypeEntry {
     pub name: String,
     pub description: Option<String>,

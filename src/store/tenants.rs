@@ -26,7 +26,7 @@ pub struct Tenant {
     pub key: String,
     pub name: Option<String>,
     /// The operator's own JSON object, at most 4 KiB.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::schema::Metadata)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

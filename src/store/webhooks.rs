@@ -23,6 +23,7 @@ pub struct Webhook {
     pub id: Uuid,
     /// The tenant that owns the webhook; it gets that tenant's events only.
     pub tenant: String,
+    #[schema(format = "uri")]
     pub url: String,
     pub event_types: Vec<String>,
     pub description: Option<String>,
@@ -37,7 +38,7 @@ pub struct Webhook {
     pub max_in_flight: Option<i32>,
     /// Sent with every attempt: `{"name": "••••"}`, each value masked (they
     /// are credentials, usually); `GET /webhooks/{id}/headers` answers them.
-    #[schema(value_type = std::collections::HashMap<String, String>)]
+    #[schema(value_type = crate::api::schema::Headers)]
     pub headers: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
