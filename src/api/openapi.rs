@@ -4,10 +4,12 @@
 //! (plus the two open health routes), and runs `openapi-spec-validator` on it.
 //!
 //! It is written for client generators as much as for readers: every object
-//! has a named schema (`schema.rs` names what the rows cannot), operation ids
-//! are snake_case method names (`list_deliveries`), and `servers` names this
-//! hookrelay as its users reach it (HOOKRELAY_PUBLIC_URL), so a client made
-//! from the served document points at the server that served it.
+//! has a named schema (`schema.rs` names what the rows cannot), a field an
+//! answer always carries, null or not, is `required` (a generated model says
+//! `str | None`, not "maybe absent"), operation ids are snake_case method
+//! names (`list_deliveries`), and `servers` names this hookrelay as its users
+//! reach it (HOOKRELAY_PUBLIC_URL), so a client made from the served document
+//! points at the server that served it.
 //! `.ci/clients-test` generates a Python and a TypeScript client from it and
 //! runs the Python one against a live server.
 

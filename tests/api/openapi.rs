@@ -174,6 +174,11 @@ async fn the_served_openapi_document_passes_openapi_spec_validator() {
 /// not here: it is free text that says why.
 const CLOSED_SETS: &[&str] = &["status", "waiting_for"];
 
+/// The only fields of an answer left out when they have no value (a
+/// pending delivery's `behind` and `paused_until`); every other is served,
+/// null or not, and so is `required`.
+const SERVED_ONLY_WHEN_SET: &[&str] = &["behind", "paused_until"];
+
 /// Follows a `$ref` to the component it names.
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     match schema["$ref"].as_str() {
@@ -432,6 +437,15 @@ async fn the_openapi_document_gives_generators_named_schemas_enums_and_formats()
                 assert!(
                     item["properties"][key].is_object(),
                     "{id}: {key} is served, not documented"
+                );
+                // A field always served (null or not) is required, so a
+                // generated model says `str | None`, not `str | None | Unset`.
+                assert!(
+                    SERVED_ONLY_WHEN_SET.contains(&key.as_str())
+                        || item["required"]
+                            .as_array()
+                            .is_some_and(|r| r.iter().any(|r| r == key)),
+                    "{id}: {key} is always served, but not required"
                 );
             }
             for key in item["required"].as_array().into_iter().flatten() {
