@@ -13,7 +13,7 @@ use crate::domain::EventType;
 use crate::service;
 use crate::store::deliveries::{self, Attempt, Delivery, Filter};
 
-const STATUSES: [&str; 4] = ["pending", "processing", "success", "failed"];
+pub(crate) const STATUSES: [&str; 4] = ["pending", "processing", "success", "failed"];
 
 #[derive(utoipa::ToSchema, Serialize)]
 pub struct DeliveryWithAttempts {
@@ -25,11 +25,11 @@ pub struct DeliveryWithAttempts {
 #[utoipa::path(
     get,
     path = "/deliveries",
-    operation_id = "listDeliveries",
+    operation_id = "list_deliveries",
     tag = "deliveries",
     summary = "List deliveries, newest first",
-    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("status" = Option<String>, Query, description = "pending, processing, success or failed"), ("webhook_id" = Option<String>, Query), ("event_id" = Option<String>, Query), ("created_after" = Option<String>, Query, description = "RFC 3339"), ("created_before" = Option<String>, Query, description = "RFC 3339"), ("event_type" = Option<String>, Query, description = "The type of the delivery's event"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
-    responses((status = 200, body = Paginated<Delivery>), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50", minimum = 1, maximum = 500), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("status" = Option<super::schema::DeliveryStatus>, Query), ("webhook_id" = Option<uuid::Uuid>, Query, description = "Only this webhook's"), ("event_id" = Option<uuid::Uuid>, Query, description = "Only this event's"), ("created_after" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "RFC 3339"), ("created_before" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "RFC 3339"), ("event_type" = Option<String>, Query, description = "The type of the delivery's event"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
+    responses((status = 200, body = super::schema::DeliveryPage), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn list(
     state: Data<AppState>,
@@ -79,10 +79,10 @@ pub(crate) fn filter(query: &Query) -> Result<Filter, ApiError> {
 #[utoipa::path(
     get,
     path = "/deliveries/{id}",
-    operation_id = "getDelivery",
+    operation_id = "get_delivery",
     tag = "deliveries",
     summary = "Read a delivery with its attempt log",
-    params(("id" = String, Path, description = "The delivery's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The delivery's id (a UUID)")),
     responses((status = 200, body = DeliveryWithAttempts), (status = 404, description = "No such delivery, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn get(
@@ -105,10 +105,10 @@ pub async fn get(
 #[utoipa::path(
     post,
     path = "/deliveries/{id}/retry",
-    operation_id = "retryDelivery",
+    operation_id = "retry_delivery",
     tag = "deliveries",
     summary = "Send a finished delivery again, with a fresh retry budget",
-    params(("id" = String, Path, description = "The delivery's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The delivery's id (a UUID)")),
     responses((status = 202, body = Delivery), (status = 404, description = "No such delivery, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The delivery is pending or processing, or its webhook was deleted", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn retry(

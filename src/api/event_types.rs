@@ -45,7 +45,7 @@ fn not_found(raw: &str) -> ApiError {
 #[utoipa::path(
     put,
     path = "/event-types/{type}",
-    operation_id = "putEventType",
+    operation_id = "put_event_type",
     tag = "event types",
     summary = "Add an event type to the catalog, or change it; fields left out keep their values",
     params(("type" = String, Path, description = "The event type: 1-128 characters of A-Z a-z 0-9 . _ : -")),
@@ -80,11 +80,11 @@ pub async fn put(
 #[utoipa::path(
     get,
     path = "/event-types",
-    operation_id = "listEventTypes",
+    operation_id = "list_event_types",
     tag = "event types",
     summary = "List the catalog, newest first",
-    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = Paginated<EventTypeEntry>), (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50", minimum = 1, maximum = 500), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = super::schema::EventTypePage), (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let page = Query::parse(req.query_string())?.page_by::<String>()?;
@@ -97,7 +97,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
 #[utoipa::path(
     get,
     path = "/event-types/{type}",
-    operation_id = "getEventType",
+    operation_id = "get_event_type",
     tag = "event types",
     summary = "Read a catalog entry",
     params(("type" = String, Path, description = "The event type")),
@@ -114,7 +114,7 @@ pub async fn get(state: Data<AppState>, name: Path<String>) -> Result<HttpRespon
 #[utoipa::path(
     delete,
     path = "/event-types/{type}",
-    operation_id = "deleteEventType",
+    operation_id = "delete_event_type",
     tag = "event types",
     summary = "Remove an event type from the catalog; events and webhooks naming it keep it",
     params(("type" = String, Path, description = "The event type")),

@@ -13,7 +13,7 @@ use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
 use crate::domain::{self, EventType, OrderingKey, TenantKey};
 use crate::service;
-use crate::store::deliveries::{self, Delivery, Filter};
+use crate::store::deliveries::{self, Filter};
 use crate::store::events::{self, Emitted, Event};
 
 #[derive(utoipa::ToSchema, Deserialize)]
@@ -52,7 +52,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 #[utoipa::path(
     post,
     path = "/events",
-    operation_id = "emitEvent",
+    operation_id = "emit_event",
     tag = "events",
     summary = "Emit an event; fanned out to matching webhooks in the same transaction",
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable characters; per tenant")),
@@ -114,11 +114,11 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/events",
-    operation_id = "listEvents",
+    operation_id = "list_events",
     tag = "events",
     summary = "List events, newest first",
-    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("type" = Option<String>, Query, description = "Only this event type"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
-    responses((status = 200, body = Paginated<Event>), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad limit, cursor, type or tenant", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50", minimum = 1, maximum = 500), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("type" = Option<String>, Query, description = "Only this event type"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
+    responses((status = 200, body = super::schema::EventPage), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad limit, cursor, type or tenant", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn list(
     state: Data<AppState>,
@@ -146,10 +146,10 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/events/{id}",
-    operation_id = "getEvent",
+    operation_id = "get_event",
     tag = "events",
     summary = "Read an event",
-    params(("id" = String, Path, description = "The event's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The event's id (a UUID)")),
     responses((status = 200, body = Event), (status = 404, description = "No such event, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn get(
@@ -167,11 +167,11 @@ pub async fn get(
 #[utoipa::path(
     get,
     path = "/events/{id}/deliveries",
-    operation_id = "listEventDeliveries",
+    operation_id = "list_event_deliveries",
     tag = "events",
     summary = "List an event's deliveries",
-    params(("id" = String, Path, description = "The event's id (a UUID)"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = Paginated<Delivery>), (status = 404, description = "No such event, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    params(("id" = uuid::Uuid, Path, description = "The event's id (a UUID)"), ("limit" = Option<i64>, Query, description = "1 to 500, default 50", minimum = 1, maximum = 500), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = super::schema::DeliveryPage), (status = 404, description = "No such event, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn deliveries(
     state: Data<AppState>,

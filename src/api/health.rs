@@ -11,11 +11,11 @@ use super::AppState;
 #[utoipa::path(
     get,
     path = "/healthz",
-    operation_id = "getHealth",
+    operation_id = "get_health",
     tag = "operations",
     summary = "Liveness: the process is up",
     security(()),
-    responses((status = 200, description = "Up", body = Object, example = json!({"status": "ok"})))
+    responses((status = 200, description = "Up", body = super::schema::Health, example = json!({"status": "ok"})))
 )]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
@@ -24,11 +24,11 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(
     get,
     path = "/readyz",
-    operation_id = "getReadiness",
+    operation_id = "get_readiness",
     tag = "operations",
     summary = "Readiness: the database answers and its schema is current",
     security(()),
-    responses((status = 200, description = "Ready", body = Object, example = json!({"status": "ready"})), (status = 503, description = "The database does not answer or its schema is not current", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "Ready", body = super::schema::Readiness, example = json!({"status": "ready"})), (status = 503, description = "The database does not answer or its schema is not current", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn readyz(state: Data<AppState>) -> HttpResponse {
     if crate::store::ready(&state.pool).await {

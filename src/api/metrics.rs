@@ -11,7 +11,7 @@ use super::{ApiError, AppState};
 #[utoipa::path(
     get,
     path = "/metrics",
-    operation_id = "getMetrics",
+    operation_id = "get_metrics",
     tag = "operations",
     summary = "Prometheus metrics",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), (status = 403, description = "A tenant token: metrics are the operator's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))

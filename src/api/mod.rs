@@ -18,6 +18,7 @@ pub mod openapi;
 pub(crate) mod pagination;
 mod problem;
 mod request_log;
+pub(crate) mod schema;
 pub(crate) mod tenants;
 pub mod throttle;
 pub mod token_cache;

@@ -2,12 +2,24 @@
 //! own annotations and types (utoipa), so it describes what is served. A test
 //! holds it against `api::ROUTES`, the list the routes are registered from
 //! (plus the two open health routes), and runs `openapi-spec-validator` on it.
+//!
+//! It is written for client generators as much as for readers: every object
+//! has a named schema (`schema.rs` names what the rows cannot), a field an
+//! answer always carries, null or not, is `required` (a generated model says
+//! `str | None`, not "maybe absent"), operation ids are snake_case method
+//! names (`list_deliveries`), and `servers` names this hookrelay as its users
+//! reach it (HOOKRELAY_PUBLIC_URL), so a client made from the served document
+//! points at the server that served it.
+//! `.ci/clients-test` generates a Python and a TypeScript client from it and
+//! runs the Python one against a live server.
 
+use actix_web::web::Data;
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::server::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{deliveries, event_types, events, health, metrics, tenants, webhooks};
+use super::{deliveries, event_types, events, health, metrics, tenants, webhooks, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,11 +54,16 @@ impl Modify for BearerAuth {
 #[utoipa::path(
     get,
     path = "/openapi.json",
-    operation_id = "getOpenApiDocument",
+    operation_id = "get_openapi_document",
     tag = "operations",
     summary = "This document",
-    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = Object))
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = super::schema::OpenApiDocument))
 )]
-pub async fn document() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+pub async fn document(state: Data<AppState>) -> HttpResponse {
+    let mut doc = ApiDoc::openapi();
+    doc.servers = Some(vec![ServerBuilder::new()
+        .url(state.public_url.clone())
+        .description(Some("This hookrelay, as HOOKRELAY_PUBLIC_URL names it"))
+        .build()]);
+    HttpResponse::Ok().json(doc)
 }

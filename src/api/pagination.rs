@@ -96,7 +96,9 @@ fn encode_cursor(time: DateTime<Utc>, id: impl Display) -> String {
 }
 
 /// `{"data": [...], "next_cursor": ...}`, from rows fetched with one extra.
-#[derive(utoipa::ToSchema, Serialize)]
+/// The OpenAPI document names one page schema per list instead
+/// (`schema::DeliveryPage`, …): a generic one would repeat its item inline.
+#[derive(Serialize)]
 pub struct Paginated<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

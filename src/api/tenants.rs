@@ -40,7 +40,7 @@ pub struct PutTenant {
     name: Option<Option<String>>,
     /// A JSON object of at most 4 KiB. Absent: unchanged ({} for a new tenant); null: {}.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<super::schema::Metadata>)]
     metadata: Option<Option<Value>>,
 }
 
@@ -64,6 +64,7 @@ pub struct IssuedToken {
 pub struct PortalLink {
     /// `<HOOKRELAY_PUBLIC_URL>/portal#<token>`: the token travels in the
     /// fragment, which browsers never send to servers or logs.
+    #[schema(format = "uri")]
     url: String,
     token: String,
     expires_at: DateTime<Utc>,
@@ -142,7 +143,7 @@ fn metadata_refused(e: StoreError) -> ApiError {
 #[utoipa::path(
     put,
     path = "/tenants/{key}",
-    operation_id = "putTenant",
+    operation_id = "put_tenant",
     tag = "tenants",
     summary = "Create a tenant, or change its name or metadata; fields left out keep their values",
     params(("key" = String, Path, description = "The operator's key for the tenant: 1-64 characters of A-Z a-z 0-9 . _ : -")),
@@ -183,11 +184,11 @@ pub async fn put(
 #[utoipa::path(
     get,
     path = "/tenants",
-    operation_id = "listTenants",
+    operation_id = "list_tenants",
     tag = "tenants",
     summary = "List tenants, newest first",
-    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = Paginated<Tenant>), (status = 403, description = "A tenant token: tenants are the operator's", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50", minimum = 1, maximum = 500), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = super::schema::TenantPage), (status = 403, description = "A tenant token: tenants are the operator's", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn list(
     state: Data<AppState>,
@@ -204,7 +205,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/tenants/{key}",
-    operation_id = "getTenant",
+    operation_id = "get_tenant",
     tag = "tenants",
     summary = "Read a tenant (a tenant token: its own)",
     params(("key" = String, Path, description = "The tenant's key")),
@@ -226,7 +227,7 @@ pub async fn get(
 #[utoipa::path(
     delete,
     path = "/tenants/{key}",
-    operation_id = "deleteTenant",
+    operation_id = "delete_tenant",
     tag = "tenants",
     summary = "Delete a tenant and its webhooks; nothing is sent to them once this returns",
     params(("key" = String, Path, description = "The tenant's key")),
@@ -291,7 +292,7 @@ async fn issue(
 #[utoipa::path(
     post,
     path = "/tenants/{key}/tokens",
-    operation_id = "createTenantToken",
+    operation_id = "create_tenant_token",
     tag = "tenants",
     summary = "Make a token that acts as this tenant; shown once",
     params(("key" = String, Path, description = "The tenant's key")),
@@ -312,7 +313,7 @@ pub async fn create_token(
 #[utoipa::path(
     delete,
     path = "/tenants/{key}/tokens",
-    operation_id = "revokeTenantTokens",
+    operation_id = "revoke_tenant_tokens",
     tag = "tenants",
     summary = "Revoke every token of this tenant, portal links' included",
     params(("key" = String, Path, description = "The tenant's key")),
@@ -335,7 +336,7 @@ pub async fn revoke_tokens(
 #[utoipa::path(
     post,
     path = "/tenants/{key}/portal",
-    operation_id = "createPortalLink",
+    operation_id = "create_portal_link",
     tag = "tenants",
     summary = "Make a portal link: the console for this tenant alone",
     params(("key" = String, Path, description = "The tenant's key")),

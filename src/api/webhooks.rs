@@ -24,6 +24,7 @@ pub struct CreateWebhook {
     /// The tenant that owns the webhook; absent: `default` (with a tenant
     /// token: the token's tenant, the only one it may name).
     tenant: Option<String>,
+    #[schema(format = "uri")]
     url: String,
     event_types: Vec<String>,
     description: Option<String>,
@@ -38,12 +39,14 @@ pub struct CreateWebhook {
     max_in_flight: Option<i64>,
     /// Up to 20 headers sent with every attempt, unsigned. Their values are
     /// write-only: reads show `"••••"`; `GET /webhooks/{id}/headers` answers them.
+    #[schema(value_type = Option<super::schema::Headers>)]
     headers: Option<BTreeMap<String, String>>,
 }
 
 #[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
+    #[schema(format = "uri")]
     url: Option<String>,
     event_types: Option<Vec<String>>,
     enabled: Option<bool>,
@@ -59,6 +62,7 @@ pub struct UpdateWebhook {
     /// Replaces every custom header; `{}` or null removes them all. A value
     /// given as `"••••"` (as reads show it) keeps the stored one.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<super::schema::Headers>)]
     headers: Option<Option<BTreeMap<String, String>>>,
 }
 
@@ -84,14 +88,14 @@ pub struct SecretBody {
 /// A webhook's custom headers with their values: this answer only.
 #[derive(utoipa::ToSchema, Serialize)]
 pub struct HeadersBody {
-    #[schema(value_type = std::collections::HashMap<String, String>)]
+    #[schema(value_type = super::schema::Headers)]
     headers: serde_json::Value,
 }
 
 #[utoipa::path(
     post,
     path = "/webhooks",
-    operation_id = "createWebhook",
+    operation_id = "create_webhook",
     tag = "webhooks",
     summary = "Register a webhook",
     request_body = CreateWebhook,
@@ -132,11 +136,11 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/webhooks",
-    operation_id = "listWebhooks",
+    operation_id = "list_webhooks",
     tag = "webhooks",
     summary = "List webhooks, newest first",
-    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
-    responses((status = 200, body = Paginated<Webhook>), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad limit, cursor or tenant", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
+    params(("limit" = Option<i64>, Query, description = "1 to 500, default 50", minimum = 1, maximum = 500), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("tenant" = Option<String>, Query, description = "Only this tenant's (a tenant token sees only its own)")),
+    responses((status = 200, body = super::schema::WebhookPage), (status = 404, description = "A tenant token named another tenant", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad limit, cursor or tenant", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn list(
     state: Data<AppState>,
@@ -154,10 +158,10 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/webhooks/{id}",
-    operation_id = "getWebhook",
+    operation_id = "get_webhook",
     tag = "webhooks",
     summary = "Read a webhook (never its secret)",
-    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The webhook's id (a UUID)")),
     responses((status = 200, body = Webhook), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn get(
@@ -175,10 +179,10 @@ pub async fn get(
 #[utoipa::path(
     patch,
     path = "/webhooks/{id}",
-    operation_id = "updateWebhook",
+    operation_id = "update_webhook",
     tag = "webhooks",
     summary = "Change url, event_types, description, enabled or headers",
-    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The webhook's id (a UUID)")),
     request_body = UpdateWebhook,
     responses((status = 200, body = Webhook), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
@@ -211,10 +215,10 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/webhooks/{id}",
-    operation_id = "deleteWebhook",
+    operation_id = "delete_webhook",
     tag = "webhooks",
     summary = "Delete a webhook; nothing is sent to it once this returns",
-    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The webhook's id (a UUID)")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn delete(
@@ -230,10 +234,10 @@ pub async fn delete(
 #[utoipa::path(
     get,
     path = "/webhooks/{id}/secret",
-    operation_id = "getWebhookSecret",
+    operation_id = "get_webhook_secret",
     tag = "webhooks",
     summary = "Read the signing secret",
-    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The webhook's id (a UUID)")),
     responses((status = 200, body = SecretBody), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn secret(
@@ -251,10 +255,10 @@ pub async fn secret(
 #[utoipa::path(
     get,
     path = "/webhooks/{id}/headers",
-    operation_id = "getWebhookHeaders",
+    operation_id = "get_webhook_headers",
     tag = "webhooks",
     summary = "Read the custom headers with their values, which every other read masks",
-    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The webhook's id (a UUID)")),
     responses((status = 200, body = HeadersBody), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn headers(
@@ -272,10 +276,10 @@ pub async fn headers(
 #[utoipa::path(
     post,
     path = "/webhooks/{id}/rotate-secret",
-    operation_id = "rotateWebhookSecret",
+    operation_id = "rotate_webhook_secret",
     tag = "webhooks",
     summary = "New secret; the old one keeps signing for 24 hours",
-    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The webhook's id (a UUID)")),
     responses((status = 200, body = SecretBody), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn rotate_secret(
@@ -311,10 +315,10 @@ pub struct TestEventQueued {
 #[utoipa::path(
     post,
     path = "/webhooks/{id}/test",
-    operation_id = "sendTestEvent",
+    operation_id = "send_test_event",
     tag = "webhooks",
     summary = "Send a test event to this webhook alone, through the ordinary queue",
-    params(("id" = String, Path, description = "The webhook's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The webhook's id (a UUID)")),
     request_body(content = Option<SendTestEvent>, description = "Optional; without it the type is hookrelay.test"),
     responses((status = 202, description = "Queued", body = TestEventQueued), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The webhook is disabled", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "A body that is not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
@@ -353,10 +357,10 @@ pub struct Requeued {
 #[utoipa::path(
     post,
     path = "/webhooks/{id}/retry-failed",
-    operation_id = "retryFailedDeliveries",
+    operation_id = "retry_failed_deliveries",
     tag = "webhooks",
     summary = "Requeue every failed delivery of the webhook",
-    params(("id" = String, Path, description = "The webhook's id (a UUID)"), ("since" = Option<String>, Query, description = "RFC 3339: only deliveries that failed at or after it")),
+    params(("id" = uuid::Uuid, Path, description = "The webhook's id (a UUID)"), ("since" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "RFC 3339: only deliveries that failed at or after it")),
     responses((status = 202, body = Requeued), (status = 404, description = "No such webhook, or another tenant's", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Bad since", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
 pub async fn retry_failed(

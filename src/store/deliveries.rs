@@ -18,19 +18,25 @@ pub struct Delivery {
     pub tenant: String,
     pub webhook_id: Uuid,
     pub event_id: Uuid,
+    #[schema(value_type = crate::api::schema::DeliveryStatus)]
     pub status: String,
     pub attempts: i32,
+    #[schema(required = true)]
     pub next_retry_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub last_status_code: Option<i32>,
+    #[schema(required = true)]
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub completed_at: Option<DateTime<Utc>>,
     /// Its event's ordering key, if it has one.
+    #[schema(required = true)]
     pub ordering_key: Option<String>,
     /// What holds it while pending: null (due, or being sent), `retry`,
     /// `ordering`, `rate_limit`, `concurrency`, `paused` or `held`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::api::schema::WaitingFor>, required = true)]
     pub waiting_for: Option<String>,
     /// With `waiting_for: ordering`: the delivery ahead of it under its key.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,13 +76,17 @@ impl Delivery {
 pub struct Attempt {
     pub attempt: i32,
     pub started_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub duration_ms: Option<i32>,
+    #[schema(required = true)]
     pub status_code: Option<i32>,
+    #[schema(required = true)]
     pub error: Option<String>,
+    #[schema(required = true)]
     pub response_body: Option<String>,
     /// The webhook's custom headers sent with this attempt, each value masked
     /// (`"••••"`); null when it had none.
-    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
+    #[schema(value_type = Option<crate::api::schema::Headers>, required = true)]
     pub request_headers: Option<serde_json::Value>,
 }
 

@@ -14,10 +14,13 @@ use crate::sql;
 
 /// A catalog entry, as every read shows it.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+#[schema(as = EventType)]
 pub struct EventTypeEntry {
     pub name: String,
+    #[schema(required = true)]
     pub description: Option<String>,
     /// A JSON Schema (2020-12) every payload of this type must satisfy; null: any payload.
+    #[schema(required = true)]
     pub schema: Option<Value>,
     /// No longer sent: refused, with HOOKRELAY_REQUIRE_EVENT_TYPES, in events and new subscriptions.
     pub archived: bool,

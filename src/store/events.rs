@@ -23,6 +23,7 @@ pub struct Event {
     pub payload: Box<RawValue>,
     /// Events of one tenant that share it reach each webhook one at a time, in
     /// the order they were accepted.
+    #[schema(required = true)]
     pub ordering_key: Option<String>,
     pub created_at: DateTime<Utc>,
     /// How many deliveries the event was fanned out to.

@@ -24,9 +24,10 @@ use crate::sql;
 pub struct Tenant {
     /// The operator's own key for the tenant: 1-64 characters of A-Z a-z 0-9 . _ : -.
     pub key: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     /// The operator's own JSON object, at most 4 KiB.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::schema::Metadata)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -23,21 +23,26 @@ pub struct Webhook {
     pub id: Uuid,
     /// The tenant that owns the webhook; it gets that tenant's events only.
     pub tenant: String,
+    #[schema(format = "uri")]
     pub url: String,
     pub event_types: Vec<String>,
+    #[schema(required = true)]
     pub description: Option<String>,
     pub enabled: bool,
     /// Why hookrelay disabled this webhook by itself (auto-disable), or null:
     /// enabled, or disabled by a client. A PATCH of `enabled` clears it.
+    #[schema(required = true)]
     pub disabled_reason: Option<String>,
     /// At most this many attempts per second, across every process; none: no limit.
+    #[schema(required = true)]
     pub rate_limit: Option<i32>,
     /// At most this many attempts under way at once, across every process;
     /// null: HOOKRELAY_MAX_IN_FLIGHT_PER_WEBHOOK.
+    #[schema(required = true)]
     pub max_in_flight: Option<i32>,
     /// Sent with every attempt: `{"name": "••••"}`, each value masked (they
     /// are credentials, usually); `GET /webhooks/{id}/headers` answers them.
-    #[schema(value_type = std::collections::HashMap<String, String>)]
+    #[schema(value_type = crate::api::schema::Headers)]
     pub headers: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
