@@ -117,12 +117,21 @@ async fn receive(req: HttpRequest, body: web::Bytes, storm: web::Data<Arc<Storm>
         _ => (200, Duration::ZERO),
     };
     // Recorded before the answer: a sender that gives up may drop the request.
+    // One that times out gave up TIMEOUT after it began sending, which was
+    // before this arrival by up to ARRIVAL_JITTER: taking its end as arrival +
+    // TIMEOUT would overlap it with the next attempt, which the sender starts
+    // only after giving up (seen under load: "3 at once, max_in_flight 2").
+    let end = if delay >= TIMEOUT {
+        start + TIMEOUT - ARRIVAL_JITTER
+    } else {
+        start + delay
+    };
     storm.hits.lock().expect("lock").push(Hit {
         hook,
         key,
         seq,
         start,
-        end: start + delay.min(TIMEOUT),
+        end,
         ok: status < 300 && delay < TIMEOUT,
     });
     if !delay.is_zero() {
@@ -528,9 +537,8 @@ fn most_at_once(hits: &[&Hit]) -> usize {
     most as usize
 }
 
-/// The most attempts that started within any one second.
 /// How much later than its start an attempt may reach the receiver, on a
-/// loaded 2-core machine: the rate limit spaces attempts' starts (a slot each,
+/// loaded 2-core machine. The rate limit spaces attempts' starts (a slot each,
 /// 1/rate apart), but the receiver sees arrivals, and an arrival delayed by
 /// the scheduler puts its slot and one a second later into one second of
 /// arrivals. Seen: three arrivals within 1 s at rate_limit 2, each a slot
@@ -538,7 +546,8 @@ fn most_at_once(hits: &[&Hit]) -> usize {
 /// at once) still shows: it packs far more than one extra into a window.
 const ARRIVAL_JITTER: Duration = Duration::from_millis(150);
 
-/// The most arrivals within any window of a second less `ARRIVAL_JITTER`.
+/// The most attempts that started within any one second, as arrivals show
+/// them: the most arrivals within any window of a second less `ARRIVAL_JITTER`.
 fn most_in_a_second(hits: &[&Hit]) -> usize {
     let window = Duration::from_secs(1) - ARRIVAL_JITTER;
     let mut starts: Vec<Instant> = hits.iter().map(|h| h.start).collect();
