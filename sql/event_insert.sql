@@ -6,7 +6,9 @@
 -- once, with a time-ordered id. Index webhooks_fanout, on the webhooks'
 -- tenant/type keys: the cost is that of the webhooks an event goes to, however
 -- many tenants there are. "*" does not match hookrelay's own events (types
--- under "hookrelay."): those go only to webhooks that name them.
+-- under "hookrelay."): those go only to webhooks that name them. The payload
+-- is cast to json, which checks it and keeps its text: the client's bytes are
+-- what is sent and read back (migration 0016).
 --
 -- An event whose tenant does not exist, or is being deleted, is not inserted
 -- and not returned: the caller answers 422 for it alone. A primary-key look-up
@@ -31,7 +33,7 @@ WITH input AS (
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS i(id, type, payload, tenant)
 ), event AS (
     INSERT INTO events (id, tenant, type, payload)
-    SELECT i.id, i.tenant, i.type, i.payload::jsonb
+    SELECT i.id, i.tenant, i.type, i.payload::json
     FROM input i
     WHERE (SELECT t.deleted_at IS NULL FROM tenants t WHERE t.key = i.tenant)
     RETURNING id, tenant, type, created_at

@@ -19,7 +19,7 @@ WITH input AS (
          AS i(id, type, payload, tenant, ordering_key, position)
 ), event AS (
     INSERT INTO events (id, tenant, type, payload, ordering_key)
-    SELECT i.id, i.tenant, i.type, i.payload::jsonb, i.ordering_key
+    SELECT i.id, i.tenant, i.type, i.payload::json, i.ordering_key
     FROM input i
     WHERE (SELECT t.deleted_at IS NULL FROM tenants t WHERE t.key = i.tenant)
     RETURNING id, tenant, type, created_at, ordering_key

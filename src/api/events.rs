@@ -24,7 +24,8 @@ pub struct EmitEvent<'a> {
     tenant: Option<String>,
     #[serde(rename = "type")]
     event_type: String,
-    /// Kept as the client's own JSON text: no precision is lost on the way to Postgres.
+    /// Kept as the client's own JSON text, byte for byte: what receivers get
+    /// (and the signature covers) and what reads answer.
     #[serde(borrow)]
     #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,
@@ -111,15 +112,15 @@ pub async fn create(
     })
 }
 
-/// Postgres refuses some JSON that is valid for serde (a lone surrogate escape
-/// in jsonb; `\u0000` is refused before, by `Payload::parse`): that is the
-/// client's payload at fault, a 422, not a server error.
+/// A data exception from the insert is the client's payload at fault, a 422,
+/// not a server error. `Payload::parse` refuses before what PostgreSQL's json
+/// input is known to refuse (too deep a document; and `\u0000` and lone
+/// surrogates, which jsonb refused), so this is the net under it.
 pub(super) fn payload_rejected(e: StoreError) -> ApiError {
     match e.code() {
-        Some(code) if code.starts_with("22") => ApiError::invalid(
-            "payload",
-            "holds a value PostgreSQL cannot store (such as a lone surrogate like \\ud800)",
-        ),
+        Some(code) if code.starts_with("22") => {
+            ApiError::invalid("payload", "holds a value PostgreSQL cannot store")
+        }
         _ => e.into(),
     }
 }

@@ -11,9 +11,10 @@
 //!
 //! A request is answered only after its batch committed (durably, on the
 //! writers' own connections: `Session::Ingest`), so an accepted event is a
-//! stored one. When a batch fails on its data (a payload jsonb refuses, such
-//! as `\u0000`), its events are written one by one, so that event fails
-//! alone; when the database is away, all fail at once.
+//! stored one. When a batch fails on its data (a payload that PostgreSQL's
+//! json input refuses, which the API's own checks should leave none of), its
+//! events are written one by one, so that event fails alone; when the
+//! database is away, all fail at once.
 //!
 //! Each event names its tenant; the statement checks the tenant exists (a
 //! primary-key look-up in the same statement, no round trip), and an event

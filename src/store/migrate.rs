@@ -91,6 +91,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "masked_attempt_headers",
         sql: include_str!("../../migrations/0015_masked_attempt_headers.sql"),
     },
+    Migration {
+        version: 16,
+        name: "payload_text",
+        sql: include_str!("../../migrations/0016_payload_text.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {
