@@ -19,6 +19,9 @@
 //! Each event names its tenant; the statement checks the tenant exists (a
 //! primary-key look-up in the same statement, no round trip), and an event
 //! whose tenant does not is left out of the batch and answered on its own.
+//! The check share-locks the tenant's row until the commit, so a tenant
+//! deleted meanwhile is purged only after the batch is stored, its events
+//! with it (sql/event_insert.sql, sql/tenant_purge_wait.sql).
 
 use std::collections::HashMap;
 use std::sync::Arc;

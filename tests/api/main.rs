@@ -24,6 +24,7 @@ mod scheduler;
 mod scheduler_storm;
 mod security;
 mod startup;
+mod tenant_deletion;
 mod tenant_lanes;
 mod tenants;
 mod webhook_state;
