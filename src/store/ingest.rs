@@ -183,9 +183,9 @@ async fn write(pool: &Pool, batch: Vec<Job>) {
             }
         }
         // One by one only when the data may be at fault: not when the database
-        // is away or overloaded (a statement timeout, 57014), where it would
-        // only add load.
-        Err(e) if batch.len() > 1 && !e.is_unavailable() && e.code() != Some("57014") => {
+        // is away or overloaded (a statement timeout, 57014, counts as
+        // unavailable), where it would only add load.
+        Err(e) if batch.len() > 1 && !e.is_unavailable() => {
             for job in batch {
                 let answer = write_batch(pool, std::slice::from_ref(&job))
                     .await
