@@ -93,8 +93,8 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 16,
-        name: "payload_text",
-        sql: include_str!("../../migrations/0016_payload_text.sql"),
+        name: "payload_text_metadata_size",
+        sql: include_str!("../../migrations/0016_payload_text_metadata_size.sql"),
     },
 ];
 

@@ -25,7 +25,7 @@ pub struct Tenant {
     /// The operator's own key for the tenant: 1-64 characters of A-Z a-z 0-9 . _ : -.
     pub key: String,
     pub name: Option<String>,
-    /// The operator's own JSON object, at most 4 KiB.
+    /// The operator's own JSON object, at most 4096 bytes as compact JSON.
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
