@@ -19,9 +19,13 @@ WITH input AS (
          AS i(id, type, payload, tenant, ordering_key, position)
 ), event AS (
     INSERT INTO events (id, tenant, type, payload, ordering_key)
-    SELECT i.id, i.tenant, i.type, i.payload::jsonb, i.ordering_key
+    SELECT i.id, i.tenant, i.type, i.payload::json, i.ordering_key
     FROM input i
-    WHERE (SELECT t.deleted_at IS NULL FROM tenants t WHERE t.key = i.tenant)
+    WHERE CASE WHEN i.tenant = 'default' THEN true
+               ELSE (SELECT true FROM tenants t
+                     WHERE t.key = i.tenant AND t.deleted_at IS NULL
+                     FOR KEY SHARE)
+          END
     RETURNING id, tenant, type, created_at, ordering_key
 ), target AS (
     SELECT event.id AS event_id, event.tenant, event.created_at, event.ordering_key, w.id AS webhook_id

@@ -2,8 +2,10 @@
 -- POST /webhooks/{id}/test: one event ($2, $3, $4) and one delivery of it to
 -- webhook $1 alone, due at once, in one statement and so one transaction; the
 -- ordinary queue sends it, signed like any other. The event belongs to the
--- webhook's tenant. Without a payload ($4 null) the event says what it is:
--- {"test": true, "webhook_id": $1}. Nothing is written unless the webhook
+-- webhook's tenant. A payload given is kept as its text, like POST /events';
+-- without one ($4 null) the event says what it is: {"test": true,
+-- "webhook_id": $1}, as jsonb writes it (json_build_object would put a space
+-- before each colon). Nothing is written unless the webhook
 -- exists (and is the caller's: $5 is the caller's tenant, null for the
 -- operator) and is enabled: no row means no such webhook, `enabled` false that
 -- it is disabled. Primary key lookup.
@@ -19,7 +21,8 @@ WITH target AS (
     FOR SHARE
 ), event AS (
     INSERT INTO events (id, tenant, type, payload)
-    SELECT $2, target.tenant, $3, coalesce($4::text::jsonb, jsonb_build_object('test', true, 'webhook_id', $1::uuid))
+    SELECT $2, target.tenant, $3,
+           coalesce($4::text::json, jsonb_build_object('test', true, 'webhook_id', $1::uuid)::json)
     FROM target
     WHERE target.enabled
     RETURNING id, tenant, created_at

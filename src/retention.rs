@@ -61,8 +61,12 @@ pub async fn purge_deleted_tenants(client: &Client) -> Result<u64, StoreError> {
 }
 
 /// The part of `purge_deleted_tenants` after the webhooks: events, then the
-/// tenant rows. Returns how many events went.
+/// tenant rows. Returns how many events went. First it waits for the ingests
+/// that checked a deleted tenant before its delete committed: their events
+/// are then stored, for the purge to find (sql/tenant_purge_wait.sql).
 async fn purge_tenant_rows(client: &Client) -> Result<u64, StoreError> {
+    let wait = client.prepare_cached(sql::TENANT_PURGE_WAIT).await?;
+    client.query(&wait, &[]).await?;
     let events = repeat(client, sql::TENANT_PURGE_EVENTS, &[]).await?;
     let stmt = client.prepare_cached(sql::TENANT_PURGE).await?;
     client.execute(&stmt, &[]).await?;

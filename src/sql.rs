@@ -53,6 +53,7 @@ statements! {
     TENANT_LIST = "tenant_list.sql";
     TENANT_DELETE = "tenant_delete.sql";
     TENANT_DELETE_WEBHOOKS = "tenant_delete_webhooks.sql";
+    TENANT_PURGE_WAIT = "tenant_purge_wait.sql";
     TENANT_PURGE_EVENTS = "tenant_purge_events.sql";
     TENANT_PURGE = "tenant_purge.sql";
     TENANT_TOKEN_INSERT = "tenant_token_insert.sql";

@@ -24,7 +24,8 @@ pub struct EmitEvent<'a> {
     tenant: Option<String>,
     #[serde(rename = "type")]
     event_type: String,
-    /// Kept as the client's own JSON text: no precision is lost on the way to Postgres.
+    /// Kept as the client's own JSON text, byte for byte: what receivers get
+    /// (and the signature covers) and what reads answer.
     #[serde(borrow)]
     #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,

@@ -25,7 +25,9 @@ use crate::service;
 use crate::store::tenants::{self, Put, Tenant, TenantChanges, TokenKind};
 use crate::store::{webhooks, StoreError};
 
-/// Largest metadata object, as JSON text.
+/// Largest metadata object, in bytes written as compact JSON (no spaces, as
+/// serde writes it): the one size rule, checked here, before the database
+/// (whose CHECK is looser: migration 0016).
 const MAX_METADATA: usize = 4096;
 /// Longest tenant name, in characters.
 const MAX_NAME: usize = 256;
@@ -38,7 +40,8 @@ pub struct PutTenant {
     /// At most 256 characters. Absent: unchanged (none, for a new tenant); null: cleared.
     #[serde(default, deserialize_with = "present")]
     name: Option<Option<String>>,
-    /// A JSON object of at most 4 KiB. Absent: unchanged ({} for a new tenant); null: {}.
+    /// A JSON object of at most 4096 bytes written as compact JSON (no
+    /// spaces). Absent: unchanged ({} for a new tenant); null: {}.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<super::schema::Metadata>)]
     metadata: Option<Option<Value>>,
@@ -106,7 +109,9 @@ fn parse_metadata(raw: Option<Option<Value>>) -> Result<Option<Option<Value>>, A
         if size > MAX_METADATA {
             return Err(ApiError::invalid(
                 "metadata",
-                format!("must be at most {MAX_METADATA} bytes as JSON, got {size}"),
+                format!(
+                    "must be at most {MAX_METADATA} bytes written as compact JSON (no spaces), got {size}"
+                ),
             ));
         }
         Ok(m)

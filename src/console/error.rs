@@ -18,6 +18,12 @@ pub enum ConsoleError {
     SignIn(Area),
     #[error("this form has expired or did not come from this page: reload the page and try again")]
     Forgery,
+    /// The API found no caller it knows (a 401 there).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The API's refusal of this caller (a 403 there: the operator's alone).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -48,6 +54,8 @@ impl From<ApiError> for ConsoleError {
     fn from(e: ApiError) -> ConsoleError {
         match e {
             ApiError::NotFound(m) => ConsoleError::NotFound(m),
+            e @ ApiError::Unauthorized => ConsoleError::Unauthorized(e.to_string()),
+            ApiError::Forbidden(m) => ConsoleError::Forbidden(m),
             ApiError::Conflict(m) => ConsoleError::Conflict(m),
             ApiError::Unavailable(e) => ConsoleError::Unavailable(e),
             ApiError::Internal(e) => ConsoleError::Internal(e),
@@ -60,7 +68,8 @@ impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
             ConsoleError::SignIn(_) => StatusCode::SEE_OTHER,
-            ConsoleError::Forgery => StatusCode::FORBIDDEN,
+            ConsoleError::Forgery | ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ConsoleError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsoleError::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ConsoleError::Conflict(_) => StatusCode::CONFLICT,
@@ -97,5 +106,28 @@ impl ConsoleError {
             templates::error::page(area, brand, self.status_code(), &self.to_string())
                 .into_string(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_apis_refusal_of_a_caller_keeps_its_status() {
+        let status = |e: ApiError| ConsoleError::from(e).status_code();
+        assert_eq!(status(ApiError::Unauthorized), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status(ApiError::Forbidden("the operator's".into())),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(ApiError::NotFound("no".into())),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(ApiError::invalid("url", "bad")),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 }

@@ -20,7 +20,11 @@
 //!
 //! A load that started before a change was announced cannot put the older
 //! version back: loads carry the generation they started in and are compared
-//! by version with what was announced.
+//! by version with what was announced. An announcement is kept only while a
+//! load of that webhook is under way, the only time it can matter: a load
+//! that starts later reads the change itself. So a process hearing every
+//! change to webhooks it never sends to (an API-only replica, say) keeps
+//! nothing of them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -118,8 +122,11 @@ const MAX_ENTRIES: usize = 100_000;
 struct Inner {
     /// None: the webhook no longer exists.
     entries: HashMap<Uuid, Option<Arc<Target>>>,
-    /// Newest version announced for a webhook, where no entry has it yet.
+    /// Newest version announced for a webhook being loaded, where no entry
+    /// has it yet: what a load that read an older one must not cache.
     announced: HashMap<Uuid, i64>,
+    /// How many loads under way read each webhook.
+    loading: HashMap<Uuid, usize>,
     /// Bumped when announcements may have been missed.
     generation: u64,
     listening: bool,
@@ -183,8 +190,7 @@ impl Targets {
             }
             None => {}
         }
-        let newest = inner.announced.entry(id).or_insert(version);
-        *newest = (*newest).max(version);
+        inner.note(id, version);
         drop(inner);
         self.changes.send_modify(|n| *n += 1);
     }
@@ -201,8 +207,7 @@ impl Targets {
                 if let Some(Some(_)) = inner.entries.get(&id) {
                     inner.entries.remove(&id);
                 }
-                let newest = inner.announced.entry(id).or_insert(version);
-                *newest = (*newest).max(version);
+                inner.note(id, version);
                 if !missing.contains(&id) {
                     missing.push(id);
                 }
@@ -218,6 +223,7 @@ impl Targets {
         client: &Client,
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Current>, StoreError> {
+        let _loading = Loading::start(self, ids);
         let generation = self.lock().generation;
         let stmt = client.prepare_cached(sql::WEBHOOK_TARGETS).await?;
         let keys = &self.keys;
@@ -269,6 +275,13 @@ impl Targets {
             if inner.announced.get(&t.id).is_some_and(|v| *v > t.version) {
                 continue;
             }
+            // Another load, started later, may have cached a newer version
+            // (or found the webhook gone) first.
+            match inner.entries.get(&t.id) {
+                Some(None) => continue,
+                Some(Some(cached)) if cached.version > t.version => continue,
+                _ => {}
+            }
             inner.announced.remove(&t.id);
             inner.entries.insert(t.id, Some(t.clone()));
         }
@@ -284,6 +297,62 @@ impl Targets {
     /// Resolves at the next announcement.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+}
+
+impl Inner {
+    /// A webhook reached `version`, and its cached entry is gone: kept only
+    /// while a load of it is under way, which could otherwise cache what it
+    /// read before.
+    fn note(&mut self, id: Uuid, version: i64) {
+        if !self.loading.contains_key(&id) {
+            return;
+        }
+        let newest = self.announced.entry(id).or_insert(version);
+        *newest = (*newest).max(version);
+    }
+}
+
+/// A load under way, for as long as it is: its webhooks' announcements are
+/// kept until the last load of each has finished (or was dropped half way).
+struct Loading<'a> {
+    targets: &'a Targets,
+    ids: Vec<Uuid>,
+}
+
+impl<'a> Loading<'a> {
+    fn start(targets: &'a Targets, ids: &[Uuid]) -> Loading<'a> {
+        let mut inner = targets.lock();
+        let mut distinct: Vec<Uuid> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !distinct.contains(id) {
+                *inner.loading.entry(*id).or_default() += 1;
+                distinct.push(*id);
+            }
+        }
+        Loading {
+            targets,
+            ids: distinct,
+        }
+    }
+}
+
+impl Drop for Loading<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.targets.lock();
+        for id in &self.ids {
+            let last = match inner.loading.get_mut(id) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            };
+            if last {
+                inner.loading.remove(id);
+                inner.announced.remove(id);
+            }
+        }
     }
 }
 
@@ -371,15 +440,55 @@ mod tests {
     fn a_slow_load_cannot_bring_back_an_older_version() {
         let t = listening();
         let id = ID;
+        let load = Loading::start(&t, &[id]);
         let g = generation(&t);
         t.announce(id, 3);
         t.remember(g, &[id], &target(2, true));
+        drop(load);
         assert!(matches!(t.current(id), Current::Unknown));
         // Announcements missed in between: the load does not count at all.
         let g = generation(&t);
         t.listening(true);
         t.remember(g, &[id], &target(3, true));
         assert!(matches!(t.current(id), Current::Unknown));
+    }
+
+    #[test]
+    fn a_load_started_later_keeps_the_newer_version_it_cached_first() {
+        let t = listening();
+        let id = ID;
+        let slow = Loading::start(&t, &[id]);
+        let g = generation(&t);
+        t.announce(id, 3);
+        let quick = Loading::start(&t, &[id]);
+        t.remember(g, &[id], &target(3, true));
+        drop(quick);
+        t.remember(g, &[id], &target(2, true));
+        drop(slow);
+        assert!(matches!(t.current(id), Current::Send(ref x) if x.version == 3));
+    }
+
+    #[test]
+    fn changes_to_webhooks_no_load_is_reading_are_not_kept() {
+        let t = listening();
+        // A process that hears of every change and loads none of them (an
+        // API-only replica) keeps nothing of what it hears.
+        for n in 0..10_000u128 {
+            t.heard(&format!("{} 2", Uuid::from_u128(n + 100)));
+        }
+        t.missing((0..100u128).map(|n| (Uuid::from_u128(n + 100), 3)));
+        assert!(t.lock().announced.is_empty());
+        // While a load reads a webhook, its announcements are kept, until the
+        // last load of it ends.
+        let first = Loading::start(&t, &[ID, ID]);
+        let second = Loading::start(&t, &[ID]);
+        t.announce(ID, 5);
+        assert_eq!(t.lock().announced.get(&ID), Some(&5));
+        drop(first);
+        assert_eq!(t.lock().announced.get(&ID), Some(&5));
+        drop(second);
+        let inner = t.lock();
+        assert!(inner.announced.is_empty() && inner.loading.is_empty());
     }
 
     #[test]

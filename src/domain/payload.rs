@@ -1,11 +1,15 @@
 //! An event's payload: any JSON value, kept as the client's own text.
 //!
-//! The text is stored and sent as given, so no number loses precision on the
-//! way. It is checked here for what Postgres' jsonb input would refuse less
-//! cleanly, in one pass over the text: nesting depth (Postgres answers a deep
-//! document with a stack-depth error) and the `\u0000` escape (jsonb cannot hold
-//! the NUL character; found only at insert, one such event would fail the
-//! whole group-commit batch and send it the slow way, row by row).
+//! The text is stored (events.payload is `json`, which keeps it) and sent as
+//! given, byte for byte, so the signature covers what the client wrote and no
+//! number loses precision on the way. It is checked here, in one pass over
+//! the text, for what the service would trip over later: nesting depth
+//! (Postgres answers a deep document with a stack-depth error), and the two
+//! escapes that are valid JSON text but name no character, `\u0000` (NUL)
+//! and a UTF-16 surrogate without its other half (`\ud800`). Postgres' `json`
+//! stores those, but its `jsonb` (`payload::jsonb` in psql), serde's strings
+//! (the catalog's schema check, the console) and many receivers' parsers
+//! refuse them; they were refused when payloads were jsonb, and still are.
 
 use serde_json::value::RawValue;
 
@@ -26,7 +30,12 @@ impl<'a> Payload<'a> {
         }
         if scan.nul {
             return Err(
-                "holds \\u0000, the NUL character, which PostgreSQL cannot store in JSON".into(),
+                "holds \\u0000, the NUL character, which PostgreSQL's jsonb cannot hold".into(),
+            );
+        }
+        if scan.lone_surrogate {
+            return Err(
+                "holds a lone UTF-16 surrogate escape (like \\ud800 without a \\udc00-\\udfff after it), which names no character".into(),
             );
         }
         Ok(Payload(raw))
@@ -42,6 +51,14 @@ struct Scan {
     depth: usize,
     /// Whether a string or key holds the escape `\u0000`.
     nul: bool,
+    /// Whether a string or key holds half of a surrogate pair alone.
+    lone_surrogate: bool,
+}
+
+/// The code unit of the four hex digits of a `\u` escape whose `u` is at `at`.
+fn code_unit(bytes: &[u8], at: usize) -> Option<u16> {
+    let hex = std::str::from_utf8(bytes.get(at + 1..at + 5)?).ok()?;
+    u16::from_str_radix(hex, 16).ok()
 }
 
 /// One pass over valid JSON text, tracking strings and their escapes, so that
@@ -50,13 +67,29 @@ struct Scan {
 fn scan(json: &str) -> Scan {
     let bytes = json.as_bytes();
     let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    let mut nul = false;
+    let (mut nul, mut lone_surrogate) = (false, false);
+    // Where the `u` of the low half that pairs with the last high half is.
+    let mut paired_low_at = None;
     for (i, &b) in bytes.iter().enumerate() {
         if in_string {
             match b {
                 _ if escaped => {
                     escaped = false;
-                    nul |= b == b'u' && bytes.get(i + 1..i + 5) == Some(b"0000".as_slice());
+                    if b != b'u' {
+                        continue;
+                    }
+                    match code_unit(bytes, i) {
+                        Some(0) => nul = true,
+                        Some(0xD800..=0xDBFF) => {
+                            // A high half is whole only with a low half escaped right after it.
+                            let low = bytes.get(i + 5..i + 7) == Some(b"\\u".as_slice())
+                                && matches!(code_unit(bytes, i + 6), Some(0xDC00..=0xDFFF));
+                            lone_surrogate |= !low;
+                            paired_low_at = low.then_some(i + 6);
+                        }
+                        Some(0xDC00..=0xDFFF) => lone_surrogate |= paired_low_at != Some(i),
+                        _ => {}
+                    }
                 }
                 b'\\' => escaped = true,
                 b'"' => in_string = false,
@@ -77,6 +110,7 @@ fn scan(json: &str) -> Scan {
     Scan {
         depth: deepest,
         nul,
+        lone_surrogate,
     }
 }
 
@@ -105,6 +139,33 @@ mod tests {
         let nul: Box<RawValue> = RawValue::from_string(r#"{"x": "\u0000"}"#.into()).unwrap();
         let err = Payload::parse(&nul).unwrap_err();
         assert!(err.contains("NUL") && err.contains("PostgreSQL"), "{err}");
+    }
+
+    #[test]
+    fn finds_surrogate_halves_without_their_other_half() {
+        assert!(!scan(r#""\ud83d\ude00""#).lone_surrogate, "a whole pair");
+        assert!(!scan(r#"{"\uD83D\uDE00": "\u00e9"}"#).lone_surrogate);
+        assert!(scan(r#""\ud800""#).lone_surrogate, "a high half at the end");
+        assert!(scan(r#""\ud800x""#).lone_surrogate);
+        assert!(
+            scan(r#""\ud800\u0041""#).lone_surrogate,
+            "a high half, then no low one"
+        );
+        assert!(
+            scan(r#""\ud800\ud800\udc00""#).lone_surrogate,
+            "two highs, one low"
+        );
+        assert!(scan(r#""\udc00""#).lone_surrogate, "a low half alone");
+        assert!(
+            scan(r#"["\ud83d\ude00\ude00"]"#).lone_surrogate,
+            "a pair, then a low half"
+        );
+        assert!(
+            !scan(r#""\\ud800""#).lone_surrogate,
+            "a backslash, then ud800"
+        );
+        let lone: Box<RawValue> = RawValue::from_string(r#"{"x": "\udfff"}"#.into()).unwrap();
+        assert!(Payload::parse(&lone).unwrap_err().contains("surrogate"));
     }
 
     #[test]

@@ -135,15 +135,15 @@ pub async fn require_listed(state: &AppState, types: &EventTypeFilter) -> Result
     Ok(())
 }
 
-/// Postgres refuses some JSON that is valid for serde (a lone surrogate
-/// escape; `\u0000` is refused before, by `Payload::parse`): the client's
-/// payload at fault, a 422, not a server error.
+/// A data exception from the insert is the client's payload at fault, a 422,
+/// not a server error. `Payload::parse` refuses before what PostgreSQL's json
+/// input is known to refuse (too deep a document; `\u0000` and lone
+/// surrogates, which jsonb refused), so this is the net under it.
 pub fn payload_rejected(e: StoreError) -> ServiceError {
     match e.code() {
-        Some(code) if code.starts_with("22") => ServiceError::invalid(
-            "payload",
-            "holds a value PostgreSQL cannot store (such as a lone surrogate like \\ud800)",
-        ),
+        Some(code) if code.starts_with("22") => {
+            ServiceError::invalid("payload", "holds a value PostgreSQL cannot store")
+        }
         _ => e.into(),
     }
 }

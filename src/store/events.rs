@@ -19,6 +19,8 @@ pub struct Event {
     pub tenant: String,
     #[serde(rename = "type")]
     pub event_type: String,
+    /// The client's JSON text, byte for byte as given (key order, spacing,
+    /// number text): what every delivery of the event carries.
     #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
     /// Events of one tenant that share it reach each webhook one at a time, in

@@ -11,13 +11,17 @@
 //!
 //! A request is answered only after its batch committed (durably, on the
 //! writers' own connections: `Session::Ingest`), so an accepted event is a
-//! stored one. When a batch fails on its data (a payload jsonb refuses, such
-//! as `\u0000`), its events are written one by one, so that event fails
-//! alone; when the database is away, all fail at once.
+//! stored one. When a batch fails on its data (a payload that PostgreSQL's
+//! json input refuses, which the API's own checks should leave none of), its
+//! events are written one by one, so that event fails alone; when the
+//! database is away, all fail at once.
 //!
 //! Each event names its tenant; the statement checks the tenant exists (a
 //! primary-key look-up in the same statement, no round trip), and an event
 //! whose tenant does not is left out of the batch and answered on its own.
+//! The check share-locks the tenant's row until the commit, so a tenant
+//! deleted meanwhile is purged only after the batch is stored, its events
+//! with it (sql/event_insert.sql, sql/tenant_purge_wait.sql).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -179,9 +183,9 @@ async fn write(pool: &Pool, batch: Vec<Job>) {
             }
         }
         // One by one only when the data may be at fault: not when the database
-        // is away or overloaded (a statement timeout, 57014), where it would
-        // only add load.
-        Err(e) if batch.len() > 1 && !e.is_unavailable() && e.code() != Some("57014") => {
+        // is away or overloaded (a statement timeout, 57014, counts as
+        // unavailable), where it would only add load.
+        Err(e) if batch.len() > 1 && !e.is_unavailable() => {
             for job in batch {
                 let answer = write_batch(pool, std::slice::from_ref(&job))
                     .await

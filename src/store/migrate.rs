@@ -96,6 +96,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "sealed_credentials",
         sql: include_str!("../../migrations/0016_sealed_credentials.sql"),
     },
+    Migration {
+        version: 17,
+        name: "payload_text_metadata_size",
+        sql: include_str!("../../migrations/0017_payload_text_metadata_size.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

@@ -104,18 +104,28 @@ impl StoreError {
         }
     }
 
-    /// True when the database could not be reached or went away: callers answer
-    /// 503 and retry later, rather than treat it as a bug.
+    /// True when the database could not be reached, went away, or is too busy
+    /// to answer in time: callers answer 503 and retry later, rather than
+    /// treat it as a bug.
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Pool(_) | StoreError::Unavailable(_) => true,
-            StoreError::Db(e) => {
-                e.is_closed()
-                    || e.code().is_none_or(|c| {
-                        let c = c.code();
-                        c.starts_with("08") || c.starts_with("57P") || c.starts_with("53")
-                    })
-            }
+            StoreError::Db(e) => match e.code() {
+                // Connection exceptions, shutdowns and cannot-connect-now,
+                // insufficient resources, and a statement timeout (57014).
+                Some(c) => {
+                    let c = c.code();
+                    c.starts_with("08")
+                        || c.starts_with("57P")
+                        || c.starts_with("53")
+                        || c == "57014"
+                }
+                // Not from the server: only a lost connection, or a socket that
+                // failed or timed out, means the database is away. The rest (a
+                // parameter or column that does not convert, an unexpected
+                // message) is a bug of ours, a 500.
+                None => e.is_closed() || connection_failed(e),
+            },
             StoreError::BadUrl(_)
             | StoreError::Build(_)
             | StoreError::Inconsistent(_)
@@ -130,6 +140,19 @@ impl StoreError {
             _ => None,
         }
     }
+}
+
+/// Whether a client-side error came from the connection itself: an I/O error
+/// (refused, reset, timed out) anywhere in its causes.
+fn connection_failed(e: &tokio_postgres::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<std::io::Error>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// How many times a statement that lost a deadlock, a serialization conflict
@@ -347,6 +370,37 @@ impl<K: Clone + Default> Page<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_a_connection_that_fails_is_unavailable_among_errors_without_a_sqlstate() {
+        // Nothing listens on the port a listener just gave back: refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let refused = tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=x connect_timeout=2"),
+            NoTls,
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(refused.code().is_none());
+        assert!(StoreError::Db(refused).is_unavailable(), "refused");
+
+        // An error of ours, not the database's absence: a 500, not a 503.
+        let ours = "port=not-a-number"
+            .parse::<tokio_postgres::Config>()
+            .err()
+            .unwrap();
+        assert!(ours.code().is_none());
+        let ours = StoreError::Db(ours);
+        assert!(!ours.is_unavailable());
+        assert!(matches!(
+            crate::api::ApiError::from(ours),
+            crate::api::ApiError::Internal(_)
+        ));
+    }
 
     #[test]
     fn a_session_setting_keeps_the_urls_own_options() {

@@ -26,7 +26,7 @@ pub struct Tenant {
     pub key: String,
     #[schema(required = true)]
     pub name: Option<String>,
-    /// The operator's own JSON object, at most 4 KiB.
+    /// The operator's own JSON object, at most 4096 bytes as compact JSON.
     #[schema(value_type = crate::api::schema::Metadata)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,

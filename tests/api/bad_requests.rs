@@ -380,6 +380,18 @@ async fn a_payload_with_a_nul_escape_is_refused_naming_the_field_and_why() {
             "{name}: {detail}"
         );
     }
+    // Half a surrogate pair names no character either: refused as jsonb
+    // refused it when payloads were stored as jsonb.
+    let r = emit(r#"{"type":"a.b","payload":{"x":"\ud800"}}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("payload") && detail.contains("surrogate"),
+        "{detail}"
+    );
     assert_eq!(app.count("events").await, 0, "nothing stored");
 
     // An escaped backslash followed by the letters u0000 is no NUL.

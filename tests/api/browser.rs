@@ -386,7 +386,11 @@ async fn the_operator_signs_in_sees_the_500_and_its_body_and_a_retry_succeeds() 
         page.contains("upstream database is down (pool exhausted)"),
         "{page}"
     );
-    assert!(page.contains("\"order_id\": 42"), "{page}");
+    // The payload as it was sent: the client's bytes (serde's compact JSON here).
+    assert!(
+        page.contains(r#"{"order_id":42,"total":"19.99"}"#),
+        "{page}"
+    );
     assert!(page.contains(&format!("X-Delivery-ID: {id}")), "{page}");
     b.screenshot("failed-delivery").await;
 

@@ -321,3 +321,121 @@ async fn read_request(conn: &mut tokio::net::TcpStream) {
         }
     }
 }
+
+/// An event as the API answers it, its payload kept as text.
+#[derive(serde::Deserialize)]
+struct EventText {
+    id: String,
+    payload: Box<serde_json::value::RawValue>,
+}
+
+/// The text of the console's `<pre id="payload-body">`, unescaped.
+fn console_payload(page: &str) -> String {
+    let start = page
+        .find(r#"<pre id="payload-body">"#)
+        .expect("a payload on the page")
+        + r#"<pre id="payload-body">"#.len();
+    let end = start + page[start..].find("</pre>").expect("the payload ends");
+    page[start..end]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_reaches_the_receiver_and_every_read_byte_for_byte() {
+    let app = spawn_app_with(|_| {}).await;
+    let receiver = Receiver::ok().await;
+    let webhook = app.create_webhook(&receiver.url, &["order.created"]).await;
+    let secret = webhook["secret"].as_str().unwrap().to_owned();
+    // Keys in reverse alphabetical order, number text that a parsed value
+    // would not keep (2.50, 1.0e3), spacing of the client's own, a
+    // duplicated key, an escape and a character that needs HTML escaping.
+    let payload = r#"{"zeta": [ 3,2 ,1 ], "total" :2.50,  "order_id": 42, "big": 1.0e3, "note": "a<b & \"c\"\n", "dup": 1, "dup": 2}"#;
+    let send = |path: String, body: String| {
+        app.http
+            .post(format!("{}{path}", app.address))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let r = send(
+        "/events".into(),
+        format!(r#"{{"type": "order.created", "payload": {payload}}}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: EventText = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(created.payload.get(), payload, "the answer to POST /events");
+
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let r = &got[0];
+    assert_eq!(
+        std::str::from_utf8(&r.body).unwrap(),
+        payload,
+        "the receiver got the client's bytes"
+    );
+    standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(payload.as_bytes(), &r.headers)
+        .expect("webhook-signature covers those bytes");
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(payload.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(r.header("x-webhook-signature"), format!("sha256={hex}"));
+
+    // Every read answers the same text.
+    let id = &created.id;
+    let read = app
+        .get(&format!("/events/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let read: EventText = serde_json::from_str(&read).unwrap();
+    assert_eq!(read.payload.get(), payload, "GET /events/{{id}}");
+    #[derive(serde::Deserialize)]
+    struct Page {
+        data: Vec<EventText>,
+    }
+    let list = app.get("/events").await.text().await.unwrap();
+    let list: Page = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.data.len(), 1);
+    assert_eq!(list.data[0].payload.get(), payload, "GET /events");
+    let delivery = app.deliveries_of(id).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = app.get(&format!("/console/deliveries/{delivery}")).await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        console_payload(&page.text().await.unwrap()),
+        payload,
+        "the console's delivery page"
+    );
+
+    // A test event's payload is kept the same way.
+    let webhook_id = webhook["id"].as_str().unwrap();
+    let r = send(
+        format!("/webhooks/{webhook_id}/test"),
+        format!(r#"{{"payload": {payload}}}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202);
+    let got = receiver.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(
+        std::str::from_utf8(&got[1].body).unwrap(),
+        payload,
+        "a test event"
+    );
+}

@@ -361,6 +361,21 @@ impl TestApp {
     }
 }
 
+/// The seeds a seeded test runs: `HOOKRELAY_TEST_SEEDS=1,2,3` (or `=1..200`)
+/// if set, else the test's own list (the ones CI runs, and any that once failed).
+pub fn seeds(ci: &[u64]) -> Vec<u64> {
+    match std::env::var("HOOKRELAY_TEST_SEEDS") {
+        Ok(s) => match s.split_once("..") {
+            Some((a, b)) => (a.parse().expect("seed")..=b.parse().expect("seed")).collect(),
+            None => s
+                .split(',')
+                .map(|x| x.trim().parse().expect("seed"))
+                .collect(),
+        },
+        Err(_) => ci.to_vec(),
+    }
+}
+
 /// Polls `check` until it is true or `within` has passed; true if it became true.
 pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
 where

@@ -26,6 +26,7 @@ mod screens;
 mod sealing;
 mod security;
 mod startup;
+mod tenant_deletion;
 mod tenant_lanes;
 mod tenants;
 mod webhook_state;

@@ -35,7 +35,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, fresh_database, Process};
+use crate::helpers::{eventually, fresh_database, seeds, Process};
 use crate::scheduler::draw;
 
 /// The seeds CI runs, and seeds that once failed.
@@ -182,17 +182,7 @@ async fn call(http: &reqwest::Client, method: &str, url: String, body: &Value) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_scheduler_keeps_every_promise_through_a_seeded_storm() {
-    let seeds: Vec<u64> = match std::env::var("HOOKRELAY_TEST_SEEDS") {
-        Ok(s) => match s.split_once("..") {
-            Some((a, b)) => (a.parse().expect("seed")..=b.parse().expect("seed")).collect(),
-            None => s
-                .split(',')
-                .map(|x| x.trim().parse().expect("seed"))
-                .collect(),
-        },
-        Err(_) => SEEDS.to_vec(),
-    };
-    for seed in seeds {
+    for seed in seeds(SEEDS) {
         storm(seed).await;
     }
 }

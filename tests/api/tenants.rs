@@ -317,6 +317,64 @@ fn body_for(method: &str, path: &str, own: bool) -> Option<Value> {
     }
 }
 
+/// Metadata of exactly `size` bytes as compact JSON: 400 short keys (each
+/// of which jsonb writes two bytes longer), then a string to make up the size.
+fn metadata_of(size: usize) -> Value {
+    let mut metadata = serde_json::Map::new();
+    for n in 0..400 {
+        metadata.insert(format!("k{n:04}"), json!(0));
+    }
+    let so_far = Value::Object(metadata.clone()).to_string().len();
+    let pad = size - so_far - r#","pad":"""#.len();
+    metadata.insert("pad".into(), json!("x".repeat(pad)));
+    let metadata = Value::Object(metadata);
+    assert_eq!(metadata.to_string().len(), size);
+    metadata
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_is_held_to_one_size_rule_whatever_its_shape() {
+    let app = spawn_app().await;
+    // At the limit as compact JSON, and longer than it as jsonb writes it:
+    // many keys (a space after each colon and comma), and numbers jsonb
+    // writes out in full (1e-300 is 302 characters there).
+    let tiny: Vec<Value> = (0..580).map(|_| json!(1e-300)).collect();
+    let tiny = json!({"tiny": tiny});
+    assert!(tiny.to_string().len() <= 4096);
+    for (key, metadata) in [("keys", metadata_of(4096)), ("numbers", tiny)] {
+        let body = json!({"metadata": metadata});
+        let (status, answer) = app
+            .call("PUT", &format!("/tenants/{key}"), None, Some(&body))
+            .await;
+        assert_eq!(status, 201, "{key}: {answer}");
+        assert_eq!(answer["metadata"], metadata, "{key}");
+        let read = app.get_json(&format!("/tenants/{key}")).await;
+        assert_eq!(read["metadata"], metadata, "{key}");
+    }
+
+    // One byte over: refused at the edge, naming the field and the rule.
+    let over = json!({"metadata": metadata_of(4097)});
+    let r = app.put("/tenants/keys", &over).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["status"], 422);
+    let detail = s(&problem["detail"]);
+    assert!(
+        detail.starts_with("metadata: must be at most 4096 bytes") && detail.ends_with("got 4097"),
+        "{detail}"
+    );
+    let kept = app.get_json("/tenants/keys").await;
+    assert_eq!(
+        kept["metadata"],
+        metadata_of(4096),
+        "the refused PUT changed nothing"
+    );
+}
+
 /// Every served route, from the document, as (METHOD, path template).
 async fn served_routes(app: &TestApp, token: &str) -> Vec<(String, String)> {
     let doc = app.get_json_as("/openapi.json", token).await;

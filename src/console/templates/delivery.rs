@@ -89,7 +89,7 @@ pub fn page(p: &DeliveryPage) -> Markup {
                 }
             }
             section.panel aria-labelledby="payload" {
-                h2 #payload { "Payload" }
+                h2 #payload { "Payload, as sent" }
                 @match &p.payload {
                     Some(json) => { pre #payload-body { (json) } }
                     None => { p.muted { "The event is no longer kept." } }
