@@ -96,6 +96,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "sealed_credentials",
         sql: include_str!("../../migrations/0016_sealed_credentials.sql"),
     },
+    Migration {
+        version: 18,
+        name: "event_trace_context",
+        sql: include_str!("../../migrations/0018_event_trace_context.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {
