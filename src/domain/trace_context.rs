@@ -192,7 +192,7 @@ mod tests {
             .map(|i| format!("k{i}=v"))
             .collect::<Vec<_>>()
             .join(",");
-        for bad in ["", "a=\u{e9}", "a=\n", long.as_str(), many.as_str()] {
+        for bad in ["", "a=\u{e9}", "a=\tb", long.as_str(), many.as_str()] {
             let tc = TraceContext::parse(Some(GOOD), Some(bad)).expect("valid parent");
             assert_eq!(tc.tracestate(), None, "{bad:?}");
         }
