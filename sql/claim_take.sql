@@ -20,6 +20,8 @@
 -- taken only at the head of its sequence: `behind` already says so for
 -- almost all, and the NOT EXISTS (index deliveries_sequence) covers two
 -- events of one key accepted at the same moment.
+-- The event's type, payload and trace context come from the join on events
+-- the answer makes anyway (by primary key).
 -- Incrementing attempts makes it the lease token (complete_batch.sql). The
 -- transaction ends with this statement: no lock is held while sending.
 WITH lane AS MATERIALIZED (
@@ -105,7 +107,8 @@ WITH lane AS MATERIALIZED (
 SELECT c.id, c.webhook_id, c.tenant, c.attempts, c.attempts - c.budget_start AS attempt_in_budget,
        c.ordering_key IS NOT NULL AS ordered,
        w.version AS webhook_version,
-       e.type AS event_type, e.payload::text AS payload, e.created_at AS event_created_at
+       e.type AS event_type, e.payload::text AS payload, e.created_at AS event_created_at,
+       e.trace_parent, e.trace_state
 FROM claimed c
 JOIN webhooks w ON w.id = c.webhook_id
 JOIN events e ON e.id = c.event_id

@@ -1,8 +1,9 @@
 -- name: EventInsertOrdered
--- POST /events, for a batch in which some events carry an ordering key ($5):
--- event_insert.sql (read it first), plus each keyed delivery's place in its
--- (webhook, key) sequence. Batches without keys never run this statement,
--- so events without a key cost what they did.
+-- POST /events, for a batch in which some events carry an ordering key ($5)
+-- or a trace context ($7 traceparent, $8 tracestate; either array may be
+-- empty, which unnest reads as all NULL): event_insert.sql (read it first),
+-- plus each keyed delivery's place in its (webhook, key) sequence. Batches
+-- with neither never run this statement, so plain events cost what they did.
 --
 -- A keyed delivery takes the next number of sequence delivery_order, in the
 -- order of the batch ($6 numbers the events as accepted), and is `behind`
@@ -15,11 +16,12 @@
 -- Index deliveries_sequence.
 WITH input AS (
     SELECT *
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
-         AS i(id, type, payload, tenant, ordering_key, position)
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+                $7::text[], $8::text[])
+         AS i(id, type, payload, tenant, ordering_key, position, trace_parent, trace_state)
 ), event AS (
-    INSERT INTO events (id, tenant, type, payload, ordering_key)
-    SELECT i.id, i.tenant, i.type, i.payload::json, i.ordering_key
+    INSERT INTO events (id, tenant, type, payload, ordering_key, trace_parent, trace_state)
+    SELECT i.id, i.tenant, i.type, i.payload::json, i.ordering_key, i.trace_parent, i.trace_state
     FROM input i
     WHERE CASE WHEN i.tenant = 'default' THEN true
                ELSE (SELECT true FROM tenants t

@@ -224,6 +224,21 @@ pub struct Settings {
         global = true
     )]
     pub log_format: LogFormat,
+
+    /// Where to export traces over OTLP/HTTP (protobuf), e.g.
+    /// `http://localhost:4318`: spans go to `<this>/v1/traces`. Unset: no
+    /// spans are made or exported.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = parse_otlp_endpoint, global = true)]
+    pub otel_exporter_otlp_endpoint: Option<url::Url>,
+
+    /// The `service.name` exported spans carry.
+    #[arg(
+        long,
+        env = "OTEL_SERVICE_NAME",
+        default_value = "hookrelay",
+        global = true
+    )]
+    pub otel_service_name: String,
 }
 
 /// The retry delays, in order. Never empty of meaning: zero delays means one attempt only.
@@ -321,6 +336,9 @@ pub struct Config {
     pub auto_disable_after: Duration,
     pub db_pool_size: usize,
     pub log_format: LogFormat,
+    /// Where spans are exported (`<endpoint>/v1/traces`); none: tracing is off.
+    pub otlp_traces_endpoint: Option<url::Url>,
+    pub otel_service_name: String,
     /// What secrets and header values are sealed with at rest (none: in clear).
     pub keys: Keys,
 }
@@ -372,6 +390,8 @@ impl Config {
             auto_disable_after: s.auto_disable_after,
             db_pool_size: s.db_pool_size,
             log_format: s.log_format,
+            otlp_traces_endpoint: s.otel_exporter_otlp_endpoint,
+            otel_service_name: s.otel_service_name,
             keys: Keys::parse(
                 s.encryption_key.as_deref(),
                 s.encryption_key_previous.as_deref(),
@@ -451,6 +471,19 @@ fn parse_proxy(s: &str) -> Result<url::Url, String> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err("must be an http:// or https:// URL with a host".into());
     }
+    Ok(url)
+}
+
+/// The OTLP/HTTP base URL, made into the traces URL once here: the
+/// specification's rule for `OTEL_EXPORTER_OTLP_ENDPOINT` is to append
+/// `v1/traces` to its path.
+fn parse_otlp_endpoint(s: &str) -> Result<url::Url, String> {
+    let mut url = url::Url::parse(s.trim()).map_err(|e| format!("is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+    url.set_path(&path);
     Ok(url)
 }
 

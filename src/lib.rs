@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod domain;
 pub mod healthcheck;
 pub mod metrics;
+pub mod otel;
 pub mod queue;
 pub mod retention;
 pub mod service;

@@ -24,7 +24,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    hookrelay::telemetry::init(config.log_format);
+    let exporter = match hookrelay::telemetry::init_exporting(
+        config.log_format,
+        config.otlp_traces_endpoint.as_ref(),
+        &config.otel_service_name,
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("hookrelay: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -43,6 +53,11 @@ fn main() -> ExitCode {
             Command::Healthcheck => Ok(()),
         }
     });
+    // After the runtime: the spans of the last deliveries are sent before exit.
+    drop(runtime);
+    if let Some(exporter) = exporter {
+        exporter.shutdown();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,16 +2,18 @@
 //! the operator's; a tenant token reads its own tenant's events.
 
 use actix_web::web::{Data, Path, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tracing::{Instrument, Span};
 
 use super::auth::{unknown_tenant_field, Caller, Operator};
 use super::body::{parse, read_json_body};
 use super::pagination::{Paginated, Query};
 use super::problem::Problem;
 use super::{not_found_id, parse_id, ApiError, AppState};
-use crate::domain::{self, EventType, OrderingKey, TenantKey};
+use crate::domain::{self, EventType, OrderingKey, TenantKey, TraceContext};
+use crate::otel;
 use crate::service;
 use crate::store::deliveries::{self, Filter};
 use crate::store::events::{self, Emitted, Event};
@@ -50,13 +52,40 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     Ok(Some(key))
 }
 
+/// The caller's W3C trace context. Anything malformed is ignored, as the
+/// Trace Context specification asks: the event is accepted without one. Two
+/// `traceparent` headers are malformed; several `tracestate` ones are one list.
+fn trace_context(req: &HttpRequest) -> Option<TraceContext> {
+    let mut parents = req.headers().get_all("traceparent");
+    let parent = parents.next()?.to_str().ok()?;
+    if parents.next().is_some() {
+        return None;
+    }
+    let mut states = req
+        .headers()
+        .get_all("tracestate")
+        .filter_map(|v| v.to_str().ok());
+    let state = match (states.next(), states.next()) {
+        (Some(first), None) => Some(first.to_owned()),
+        (Some(first), Some(second)) => Some(
+            [first, second]
+                .into_iter()
+                .chain(states)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        (None, _) => None,
+    };
+    TraceContext::parse(Some(parent), state.as_deref())
+}
+
 #[utoipa::path(
     post,
     path = "/events",
     operation_id = "emit_event",
     tag = "events",
     summary = "Emit an event; fanned out to matching webhooks in the same transaction",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable characters; per tenant")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable characters; per tenant"), ("traceparent" = Option<String>, Header, description = "W3C Trace Context: kept with the event, and each attempt sends a child of it; a malformed one is ignored"), ("tracestate" = Option<String>, Header, description = "W3C Trace Context: sent on to receivers as given, beside the traceparent")),
     request_body = EmitEvent,
     responses((status = 201, description = "Created, with its deliveries", body = Event), (status = 200, description = "Idempotency-Key seen in the last 24 hours in this tenant: the original event", body = Event), (status = 403, description = "A tenant token: emitting is the operator's", body = Problem, content_type = "application/problem+json"), (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over HOOKRELAY_MAX_PAYLOAD", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field, named in detail", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"))
 )]
@@ -65,6 +94,26 @@ pub async fn create(
     _: Operator,
     req: HttpRequest,
     payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let caller = trace_context(&req);
+    let span = otel::ingest_span(caller.as_ref());
+    let answer = emit(state, req, payload, caller.as_ref(), &span)
+        .instrument(span.clone())
+        .await;
+    let status = match &answer {
+        Ok(response) => response.status(),
+        Err(e) => e.status_code(),
+    };
+    otel::answered(&span, status.as_u16());
+    answer
+}
+
+async fn emit(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+    caller: Option<&TraceContext>,
+    span: &Span,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let body = read_json_body(&req, payload, state.config.max_payload).await?;
@@ -83,6 +132,7 @@ pub async fn create(
         .map(OrderingKey::parse)
         .transpose()
         .map_err(|e| ApiError::invalid("ordering_key", e))?;
+    otel::ingesting(span, tenant.as_str(), event_type.as_str());
     // Here, not in the group-commit writers: one event's refusal is its own.
     service::catalog::admit_event(&state, &event_type, event_payload.raw()).await?;
     let emitted = events::emit(
@@ -93,11 +143,13 @@ pub async fn create(
         event_payload,
         ordering_key.as_ref(),
         key,
+        otel::ingest_context(span, caller).as_ref(),
     )
     .await
     .map_err(|e| ApiError::from(service::catalog::payload_rejected(e)))?;
     Ok(match emitted {
         Emitted::Created(event) => {
+            otel::ingested(span, event.id, event.deliveries);
             if event.deliveries > 0 {
                 state.wakeup.new_work();
             }

@@ -192,6 +192,17 @@ impl Sender {
                 "webhook-signature",
                 sign::standard_signature(&secrets, &id, timestamp, body),
             );
+        // The event's trace goes on through the receiver: the same trace and
+        // sampling decision, with this attempt as the parent. Unsigned, like
+        // the custom headers, and absent for an event that keeps no context.
+        // Not in the attempt log's headers (`headers_sent`), which are the
+        // webhook's, the same for every event.
+        if let Some(trace) = &d.trace {
+            request = request.header("traceparent", trace.child(&crate::otel::outgoing_span_id()));
+            if let Some(state) = trace.tracestate() {
+                request = request.header("tracestate", state);
+            }
+        }
         // Unsigned, and never one of the names above: the API refuses those.
         for (name, value) in &target.headers {
             request = request.header(name.clone(), value.clone());

@@ -37,7 +37,7 @@ pub fn mask_headers(headers: serde_json::Value) -> serde_json::Value {
 }
 
 /// Names a client may not set, compared case-insensitively.
-const RESERVED: [&str; 18] = [
+const RESERVED: [&str; 20] = [
     // Set by hookrelay on every attempt.
     "Content-Type",
     "User-Agent",
@@ -47,6 +47,9 @@ const RESERVED: [&str; 18] = [
     "webhook-id",
     "webhook-timestamp",
     "webhook-signature",
+    // Set by hookrelay on the attempts of an event that carries a trace context.
+    "traceparent",
+    "tracestate",
     // The connection's, not the message's (RFC 9110 §7.6.1, and the framing).
     "Connection",
     "Keep-Alive",

@@ -1,6 +1,6 @@
 //! Values parsed at the edge: once a handler holds an `EventType`, a
-//! `WebhookUrl`, `CustomHeaders`, a `Secret`, an `EventSchema` or a
-//! `TenantKey`, it is valid, and nothing further in hookrelay checks it again.
+//! `WebhookUrl`, `CustomHeaders`, a `Secret`, an `EventSchema`, a
+//! `TenantKey` or a `TraceContext`, it is valid, and nothing further in hookrelay checks it again.
 //!
 //! Each parser returns a plain message naming what was wrong; the API layer adds
 //! the field name and turns it into a 422.
@@ -13,6 +13,7 @@ mod payload;
 mod secret;
 mod tenant_key;
 pub mod tenant_token;
+mod trace_context;
 mod webhook_url;
 
 pub use event_schema::{example_payload, EventSchema, Violation};
@@ -23,6 +24,7 @@ pub use payload::Payload;
 pub use secret::Secret;
 pub use tenant_key::{TenantKey, DEFAULT_TENANT};
 pub use tenant_token::{TenantToken, TENANT_TOKEN_PREFIX};
+pub use trace_context::{random_span_id, TraceContext};
 pub use webhook_url::WebhookUrl;
 
 /// Free text stored as given (descriptions): bounded, and without the NUL

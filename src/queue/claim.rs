@@ -28,7 +28,8 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::domain::DEFAULT_TENANT;
+use crate::domain::{TraceContext, DEFAULT_TENANT};
+use crate::otel;
 use crate::sql;
 use crate::store::{Client, StoreError};
 
@@ -72,6 +73,8 @@ pub struct Claimed {
     pub slot: Option<Instant>,
     /// It has an ordering key: when it finishes, the next of its key comes forward.
     pub ordered: bool,
+    /// The trace context its event keeps: each attempt sends a child of it.
+    pub trace: Option<TraceContext>,
 }
 
 /// What bounds a claim.
@@ -263,6 +266,10 @@ pub async fn claim(
         tx.commit().await?;
         return Ok(Claim::default());
     }
+    // From here, not from the start: an idle poll finds no lanes, and a
+    // span a second saying so would bury the claims that took work.
+    // Not entered: it times the claim from here until it is dropped.
+    let span = otel::claim_span();
     // Lanes with the oldest walked work first; lanes with only parked work after.
     lanes.sort_by_key(|l| l.walked.is_empty());
     let ids: Vec<Uuid> = lanes.iter().map(|l| l.webhook_id).collect();
@@ -344,9 +351,13 @@ pub async fn claim(
                 claimed_at: sent,
                 slot,
                 ordered: r.get("ordered"),
+                trace: r
+                    .get::<_, Option<&str>>("trace_parent")
+                    .and_then(|p| TraceContext::parse(Some(p), r.get("trace_state"))),
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    otel::claimed(&span, &deliveries);
     Ok(Claim {
         deliveries,
         more: !plan.park.is_empty(),

@@ -7,9 +7,9 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::ingest::{insert_events, Ingest, Inserted};
+use super::ingest::{insert_traced, Ingest, Inserted, Traces};
 use super::{Client, Page, Pool, Scope, StoreError};
-use crate::domain::{EventType, OrderingKey, Payload, TenantKey};
+use crate::domain::{EventType, OrderingKey, Payload, TenantKey, TraceContext};
 use crate::sql;
 
 #[derive(utoipa::ToSchema, Debug, Serialize)]
@@ -59,7 +59,9 @@ pub enum Emitted {
 
 /// Stores an event and its deliveries, durably, in one transaction: with the
 /// events of concurrent requests (`ingest.rs`), or in its own with a key
-/// (keys are per tenant).
+/// (keys are per tenant). `trace`: the context the event keeps, and passes on
+/// to its receivers.
+#[allow(clippy::too_many_arguments)]
 pub async fn emit(
     ingest: &Ingest,
     pool: &Pool,
@@ -68,6 +70,7 @@ pub async fn emit(
     payload: Payload<'_>,
     ordering_key: Option<&OrderingKey>,
     idempotency_key: Option<&str>,
+    trace: Option<&TraceContext>,
 ) -> Result<Emitted, StoreError> {
     let ordering_key = ordering_key.map(OrderingKey::as_str);
     let payload = payload.raw();
@@ -84,12 +87,13 @@ pub async fn emit(
     };
     let Some(key) = idempotency_key else {
         let inserted = ingest
-            .insert(
+            .insert_traced(
                 id,
                 tenant.as_str(),
                 event_type.as_str(),
                 payload.get(),
                 ordering_key,
+                trace,
             )
             .await?;
         return Ok(match inserted {
@@ -105,13 +109,14 @@ pub async fn emit(
         .await?
         .is_some()
     {
-        let mut inserted = insert_events(
+        let mut inserted = insert_traced(
             &tx,
             &[id],
             &[event_type.as_str()],
             &[payload.get()],
             &[tenant.as_str()],
             &[ordering_key],
+            &Traces::of(std::iter::once(trace)),
         )
         .await?;
         // No tenant: the transaction rolls back, the key's claim with it.

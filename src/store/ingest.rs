@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::{transient, Pool, StoreError};
+use crate::domain::TraceContext;
 use crate::sql;
 
 /// Most events in one statement, and most payload bytes.
@@ -53,6 +54,7 @@ struct Job {
     event_type: String,
     payload: String,
     ordering_key: Option<String>,
+    trace: Option<TraceContext>,
     reply: oneshot::Sender<Result<Option<Inserted>, StoreError>>,
 }
 
@@ -83,6 +85,20 @@ impl Ingest {
         payload: &str,
         ordering_key: Option<&str>,
     ) -> Result<Option<Inserted>, StoreError> {
+        self.insert_traced(id, tenant, event_type, payload, ordering_key, None)
+            .await
+    }
+
+    /// `insert`, for an event that keeps a trace context.
+    pub async fn insert_traced(
+        &self,
+        id: Uuid,
+        tenant: &str,
+        event_type: &str,
+        payload: &str,
+        ordering_key: Option<&str>,
+        trace: Option<&TraceContext>,
+    ) -> Result<Option<Inserted>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             id,
@@ -90,6 +106,7 @@ impl Ingest {
             event_type: event_type.to_owned(),
             payload: payload.to_owned(),
             ordering_key: ordering_key.map(str::to_owned),
+            trace: trace.cloned(),
             reply,
         };
         self.jobs
@@ -114,7 +131,56 @@ pub async fn insert_events(
     tenants: &[&str],
     ordering_keys: &[Option<&str>],
 ) -> Result<HashMap<Uuid, Inserted>, StoreError> {
-    let rows = if ordering_keys.iter().all(Option::is_none) {
+    let untraced = Traces::default();
+    insert_traced(
+        client,
+        ids,
+        types,
+        payloads,
+        tenants,
+        ordering_keys,
+        &untraced,
+    )
+    .await
+}
+
+/// The trace contexts of a batch, one per event, or empty when none has one
+/// (then nothing is built per event).
+#[derive(Default)]
+pub struct Traces<'a> {
+    parents: Vec<Option<&'a str>>,
+    states: Vec<Option<&'a str>>,
+}
+
+impl<'a> Traces<'a> {
+    pub fn of(traces: impl Iterator<Item = Option<&'a TraceContext>> + Clone) -> Traces<'a> {
+        if traces.clone().all(|t| t.is_none()) {
+            return Traces::default();
+        }
+        Traces {
+            parents: traces
+                .clone()
+                .map(|t| t.map(TraceContext::traceparent))
+                .collect(),
+            states: traces
+                .map(|t| t.and_then(TraceContext::tracestate))
+                .collect(),
+        }
+    }
+}
+
+/// `insert_events`, with each event's trace context. A batch in which some
+/// event has one goes through the ordered statement, which stores them.
+pub async fn insert_traced(
+    client: &impl GenericClient,
+    ids: &[Uuid],
+    types: &[&str],
+    payloads: &[&str],
+    tenants: &[&str],
+    ordering_keys: &[Option<&str>],
+    traces: &Traces<'_>,
+) -> Result<HashMap<Uuid, Inserted>, StoreError> {
+    let rows = if ordering_keys.iter().all(Option::is_none) && traces.parents.is_empty() {
         let stmt = client.prepare_cached(sql::EVENT_INSERT).await?;
         client
             .query(&stmt, &[&ids, &types, &payloads, &tenants])
@@ -134,6 +200,8 @@ pub async fn insert_events(
                     &tenants,
                     &ordering_keys,
                     &positions,
+                    &traces.parents,
+                    &traces.states,
                 ],
             )
             .await?
@@ -228,5 +296,6 @@ async fn write_batch_once(
     let payloads: Vec<&str> = batch.iter().map(|j| j.payload.as_str()).collect();
     let tenants: Vec<&str> = batch.iter().map(|j| j.tenant.as_str()).collect();
     let keys: Vec<Option<&str>> = batch.iter().map(|j| j.ordering_key.as_deref()).collect();
-    insert_events(&client, &ids, &types, &payloads, &tenants, &keys).await
+    let traces = Traces::of(batch.iter().map(|j| j.trace.as_ref()));
+    insert_traced(&client, &ids, &types, &payloads, &tenants, &keys, &traces).await
 }

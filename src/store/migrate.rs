@@ -101,6 +101,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "payload_text_metadata_size",
         sql: include_str!("../../migrations/0017_payload_text_metadata_size.sql"),
     },
+    Migration {
+        version: 18,
+        name: "event_trace_context",
+        sql: include_str!("../../migrations/0018_event_trace_context.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

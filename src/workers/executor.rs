@@ -18,10 +18,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{lock, Shared, START_MARGIN};
 use crate::delivery::{decide, Attempted, Current, Failure, Outcome, Target};
+use crate::otel;
 use crate::queue::{self, Claimed, Completion, Release, Status, RATE_LATE};
 use crate::store::StoreError;
 
@@ -90,14 +92,18 @@ pub(super) async fn run(shared: Arc<Shared>, claim: Claim, done: mpsc::Sender<Co
         return;
     }
     shared.metrics.attempt_started();
+    // Span::none() unless spans are exported: then instrumenting is free.
+    let span = otel::attempt_span(d, &target.url);
     let attempted = tokio::select! {
-        a = shared.sender.send(d, &target) => a,
+        a = shared.sender.send(d, &target).instrument(span.clone()) => a,
         _ = shared.abandon.cancelled() => {
             shared.metrics.attempt_finished(None, Duration::ZERO);
             return;
         }
     };
     drop(worker);
+    otel::attempted(&span, &attempted);
+    drop(span);
     let since_accepted = (chrono::Utc::now() - d.event_created_at)
         .to_std()
         .unwrap_or_default();

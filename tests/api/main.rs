@@ -18,6 +18,7 @@ mod ingest;
 mod isolation;
 mod openapi;
 mod operations;
+mod otel;
 mod plans;
 mod rate_limit;
 mod scheduler;
