@@ -523,13 +523,11 @@ fn parse_css_color(s: &str) -> Result<String, String> {
             .and_then(|rest| rest.strip_suffix(')'))
             .is_some_and(|args| {
                 !args.is_empty()
-                    && args.chars().all(|c| {
-                        c.is_ascii_digit()
-                            || " ,.%/".contains(c)
-                            || c == 'd'
-                            || c == 'e'
-                            || c == 'g'
-                    })
+                    // Numbers with their units (deg, %) and separators:
+                    // nothing that could end the declaration.
+                    && args
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || " ,.%/".contains(c))
             })
     });
     if hex || name || function {

@@ -7,7 +7,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::ingest::{insert_traced, Ingest, Inserted, Traces};
+use super::ingest::{insert_events, Ingest, Inserted, Traces};
 use super::{Client, Page, Pool, Scope, StoreError};
 use crate::domain::{EventType, OrderingKey, Payload, TenantKey, TraceContext};
 use crate::sql;
@@ -87,7 +87,7 @@ pub async fn emit(
     };
     let Some(key) = idempotency_key else {
         let inserted = ingest
-            .insert_traced(
+            .insert(
                 id,
                 tenant.as_str(),
                 event_type.as_str(),
@@ -109,7 +109,7 @@ pub async fn emit(
         .await?
         .is_some()
     {
-        let mut inserted = insert_traced(
+        let mut inserted = insert_events(
             &tx,
             &[id],
             &[event_type.as_str()],

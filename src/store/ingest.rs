@@ -75,22 +75,10 @@ impl Ingest {
         (Ingest { jobs }, tasks)
     }
 
-    /// Stores one event and its deliveries; returns once they are committed.
-    /// `None`: the tenant does not exist (or is being deleted), and nothing was stored.
+    /// Stores one event (with the caller's trace context, if any) and its
+    /// deliveries; returns once they are committed. `None`: the tenant does
+    /// not exist (or is being deleted), and nothing was stored.
     pub async fn insert(
-        &self,
-        id: Uuid,
-        tenant: &str,
-        event_type: &str,
-        payload: &str,
-        ordering_key: Option<&str>,
-    ) -> Result<Option<Inserted>, StoreError> {
-        self.insert_traced(id, tenant, event_type, payload, ordering_key, None)
-            .await
-    }
-
-    /// `insert`, for an event that keeps a trace context.
-    pub async fn insert_traced(
         &self,
         id: Uuid,
         tenant: &str,
@@ -119,31 +107,6 @@ impl Ingest {
     }
 }
 
-/// Inserts events and their fan-out in one statement (in `client`'s transaction,
-/// if any). An event whose tenant does not exist is not in the answer.
-/// Events with an ordering key take their places in its sequences in the
-/// order given; a batch without any keeps to the plain statement.
-pub async fn insert_events(
-    client: &impl GenericClient,
-    ids: &[Uuid],
-    types: &[&str],
-    payloads: &[&str],
-    tenants: &[&str],
-    ordering_keys: &[Option<&str>],
-) -> Result<HashMap<Uuid, Inserted>, StoreError> {
-    let untraced = Traces::default();
-    insert_traced(
-        client,
-        ids,
-        types,
-        payloads,
-        tenants,
-        ordering_keys,
-        &untraced,
-    )
-    .await
-}
-
 /// The trace contexts of a batch, one per event, or empty when none has one
 /// (then nothing is built per event).
 #[derive(Default)]
@@ -169,9 +132,12 @@ impl<'a> Traces<'a> {
     }
 }
 
-/// `insert_events`, with each event's trace context. A batch in which some
-/// event has one goes through the ordered statement, which stores them.
-pub async fn insert_traced(
+/// Inserts events and their fan-out in one statement (in `client`'s transaction,
+/// if any). An event whose tenant does not exist is not in the answer.
+/// Events with an ordering key take their places in its sequences in the
+/// order given, and so do events with a trace context (the ordered statement
+/// stores it); a batch with neither keeps to the plain statement.
+pub async fn insert_events(
     client: &impl GenericClient,
     ids: &[Uuid],
     types: &[&str],
@@ -297,5 +263,5 @@ async fn write_batch_once(
     let tenants: Vec<&str> = batch.iter().map(|j| j.tenant.as_str()).collect();
     let keys: Vec<Option<&str>> = batch.iter().map(|j| j.ordering_key.as_deref()).collect();
     let traces = Traces::of(batch.iter().map(|j| j.trace.as_ref()));
-    insert_traced(&client, &ids, &types, &payloads, &tenants, &keys, &traces).await
+    insert_events(&client, &ids, &types, &payloads, &tenants, &keys, &traces).await
 }

@@ -21,7 +21,7 @@ use deadpool_postgres::GenericClient;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::ingest::insert_events;
+use super::ingest::{insert_events, Traces};
 use super::StoreError;
 use crate::domain::DEFAULT_TENANT;
 use crate::sql;
@@ -144,6 +144,7 @@ async fn emit(
         &bodies,
         &tenants,
         &vec![None; ids.len()],
+        &Traces::default(),
     )
     .await?;
     Ok(())

@@ -36,7 +36,7 @@ async fn behind_a_busy_writer(
         let ingest = ingest.clone();
         async move {
             ingest
-                .insert(Uuid::now_v7(), "default", "a", "{}", None)
+                .insert(Uuid::now_v7(), "default", "a", "{}", None, None)
                 .await
         }
     });
@@ -58,7 +58,7 @@ async fn behind_a_busy_writer(
     let all = join_all(
         queued
             .iter()
-            .map(|(id, tenant, payload)| ingest.insert(*id, tenant, "a", payload, None)),
+            .map(|(id, tenant, payload)| ingest.insert(*id, tenant, "a", payload, None, None)),
     );
     let release = async {
         tokio::task::yield_now().await;
@@ -194,6 +194,7 @@ async fn the_writers_run_the_generic_plan_however_small_their_first_batches() {
             &["{}"],
             &[&tenant],
             &[None],
+            &store::ingest::Traces::default(),
         )
         .await
         .unwrap();

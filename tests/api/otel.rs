@@ -6,64 +6,47 @@
 //! The exporter hangs from the process's one `tracing` subscriber, so the
 //! test that exports runs hookrelay as a child process, with its own.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::{json, Value};
 
-use crate::helpers::{fresh_database, spawn_app, Process, Receiver};
+use crate::helpers::{fresh_database, spawn_app, Process, Receiver, Reply};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
 
-/// An OTLP/HTTP collector on 127.0.0.1 that keeps every body posted to /v1/traces.
+/// An OTLP/HTTP collector on 127.0.0.1: a receiver of the harness that keeps
+/// every body posted (to `/v1/traces`) and answers an empty
+/// ExportTraceServiceResponse, which accepts them all.
 struct Collector {
     endpoint: String,
-    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+    receiver: Receiver,
 }
 
 impl Collector {
     async fn start() -> Collector {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a collector");
-        let port = listener.local_addr().expect("addr").port();
-        let bodies: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-        let kept = bodies.clone();
-        let server = HttpServer::new(move || {
-            let kept = kept.clone();
-            App::new().route(
-                "/v1/traces",
-                web::post().to(move |body: web::Bytes| {
-                    let kept = kept.clone();
-                    async move {
-                        kept.lock().expect("lock").push(body.to_vec());
-                        // An empty ExportTraceServiceResponse: all accepted.
-                        HttpResponse::Ok()
-                            .content_type("application/x-protobuf")
-                            .finish()
-                    }
-                }),
-            )
+        let receiver = Receiver::start(|_| {
+            Reply::status(200).header("content-type", "application/x-protobuf")
         })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(0)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        tokio::spawn(server);
-        Collector {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            bodies,
-        }
+        .await;
+        let endpoint = receiver
+            .url
+            .strip_suffix("/hook")
+            .expect("the harness's receivers listen at /hook")
+            .to_owned();
+        Collector { endpoint, receiver }
     }
 
     fn bodies(&self) -> Vec<Vec<u8>> {
-        self.bodies.lock().expect("lock").clone()
+        self.receiver
+            .received()
+            .into_iter()
+            .map(|r| r.body)
+            .collect()
     }
 
     fn spans(&self) -> Vec<Span> {

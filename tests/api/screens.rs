@@ -249,6 +249,11 @@ async fn a_link_for_another_tenant_asks_first_and_leaves_the_session_until_confi
         text.contains("signed in as tenant acme") && text.contains("for tenant globex"),
         "{text}"
     );
+    let html = b.client().source().await.unwrap();
+    assert!(
+        !html.contains(&tokens[1]),
+        "the link's token is not in the page"
+    );
     b.goto(&format!("{}/portal/webhooks", app.address)).await;
     let hooks = b.text().await;
     assert!(

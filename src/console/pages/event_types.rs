@@ -15,7 +15,7 @@ use crate::console::csrf::Posted;
 use crate::console::error::ConsoleError;
 use crate::console::session::Viewer;
 use crate::console::templates::event_types::{page, EventTypesPage, Listed, TypeFields};
-use crate::domain::{example_payload, EventSchema, EventType};
+use crate::domain::{example_payload, EventType};
 use crate::service::catalog::EventTypeEdit;
 use crate::service::{self, ServiceError};
 use crate::store::event_types::{self, EventTypeEntry};
@@ -29,15 +29,17 @@ async fn render(
 ) -> Result<String, ConsoleError> {
     let page_of = Query::parse("limit=500")?.page_by::<String>()?;
     let entries = event_types::list(&state.db().await?, &page_of).await?;
-    let types = entries
+    let mut types = Vec::with_capacity(entries.len());
+    // A tenant picks from what it may subscribe to.
+    for entry in entries
         .iter()
-        // A tenant picks from what it may subscribe to.
         .filter(|e| viewer.caller == Caller::Operator || !e.archived)
-        .map(|entry| Listed {
+    {
+        types.push(Listed {
             entry,
-            example: example_of(entry),
-        })
-        .collect();
+            example: example_of(state, entry).await?,
+        });
+    }
     Ok(page(&EventTypesPage {
         viewer,
         types,
@@ -48,12 +50,22 @@ async fn render(
     .into_string())
 }
 
-/// An example payload for the type, only if its own schema accepts it.
-fn example_of(entry: &EventTypeEntry) -> Option<serde_json::Value> {
-    let schema = entry.schema.as_ref()?;
-    let example = example_payload(schema)?;
-    let compiled = EventSchema::parse(schema.clone()).ok()?;
-    compiled.check(&example).is_ok().then_some(example)
+/// An example payload for the type, only if its own schema accepts it,
+/// checked with the schema the catalog cache has compiled (as ingest does),
+/// not one compiled anew for every page.
+async fn example_of(
+    state: &AppState,
+    entry: &EventTypeEntry,
+) -> Result<Option<serde_json::Value>, ConsoleError> {
+    let Some(example) = entry.schema.as_ref().and_then(example_payload) else {
+        return Ok(None);
+    };
+    let rules = state.catalog.rules(&state.pool, &entry.name).await?;
+    let accepted = rules
+        .as_deref()
+        .and_then(|r| r.schema.as_ref())
+        .is_some_and(|schema| schema.check(&example).is_ok());
+    Ok(accepted.then_some(example))
 }
 
 pub async fn list(
@@ -77,11 +89,10 @@ pub async fn list(
         Some("unarchived") => Some("Unarchived.".to_owned()),
         _ => notice(&query),
     };
-    Ok(html_page(render(&state, &viewer, form, done, None).await?))
-}
-
-fn html_page(body: String) -> HttpResponse {
-    page_with(StatusCode::OK, body)
+    Ok(page_with(
+        StatusCode::OK,
+        render(&state, &viewer, form, done, None).await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -24,8 +24,15 @@ fn describe(caller: &Caller) -> String {
     }
 }
 
+/// The token of a sign-in that asked before replacing a session, kept in an
+/// `HttpOnly` cookie of its own (never in the question's page, which a
+/// credential must not reach) until the answer.
+const REPLACING_COOKIE: &str = "hookrelay_replacing";
+
 #[derive(Deserialize)]
 pub struct TokenForm {
+    /// Absent in the answer to the question: the token is in `REPLACING_COOKIE`.
+    #[serde(default)]
     token: String,
     /// "replace": the viewer was asked, and agreed, to end the session the
     /// browser has for another tenant.
@@ -44,7 +51,7 @@ fn form_response(
 }
 
 /// The form, or (`replacing`) the question whether to replace the session
-/// this browser has, with the token carried to the answer.
+/// this browser has.
 fn form_or_question(
     state: &AppState,
     area: Area,
@@ -100,7 +107,12 @@ pub async fn submit(
         );
         return Ok(answer);
     }
-    let Some(granted) = session::grant(&state, area, &posted.form.token).await? else {
+    let confirmed = posted.form.confirm == "replace";
+    let token = match req.cookie(REPLACING_COOKIE) {
+        Some(kept) if confirmed && posted.form.token.is_empty() => kept.value().to_owned(),
+        _ => posted.form.token.trim().to_owned(),
+    };
+    let Some(granted) = session::grant(&state, area, &token).await? else {
         state.auth_failures.failed(address);
         tracing::info!(area = area.base(), "console sign-in refused: unknown token");
         return Ok(form_response(
@@ -114,10 +126,10 @@ pub async fn submit(
     // is signed in as one tenant to another (whose webhooks the viewer might
     // then fill with its own URLs and credentials). Asked first; until the
     // answer, the session stays as it was.
-    if posted.form.confirm != "replace" {
+    if !confirmed {
         if let Some(now) = session::current(&state, &req, area).await? {
             if now != granted.caller {
-                return Ok(form_or_question(
+                let mut answer = form_or_question(
                     &state,
                     area,
                     StatusCode::OK,
@@ -125,9 +137,14 @@ pub async fn submit(
                     Some(Replacing {
                         signed_in_as: describe(&now),
                         link_for: describe(&granted.caller),
-                        token: posted.form.token.trim().to_owned(),
                     }),
-                ));
+                );
+                let mut kept = session::cookie(&state, area, REPLACING_COOKIE, token);
+                kept.set_max_age(CookieDuration::minutes(10));
+                answer
+                    .add_cookie(&kept)
+                    .map_err(|e| ConsoleError::BadRequest(format!("cannot keep the token: {e}")))?;
+                return Ok(answer);
             }
         }
     }
@@ -135,6 +152,7 @@ pub async fn submit(
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .cookie(session::removal(&state, area, SIGN_IN_COOKIE))
+        .cookie(session::removal(&state, area, REPLACING_COOKIE))
         .insert_header((actix_web::http::header::LOCATION, area.base()))
         .finish())
 }

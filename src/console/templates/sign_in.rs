@@ -19,11 +19,11 @@ pub struct SignInPage<'a> {
     pub replacing: Option<Replacing>,
 }
 
+/// Who the browser is signed in as, and who the link is for. The link's
+/// token waits in a cookie (`pages::sign_in`), not in this page.
 pub struct Replacing {
     pub signed_in_as: String,
     pub link_for: String,
-    /// The token given, posted again if the viewer agrees.
-    pub token: String,
 }
 
 pub fn page(p: &SignInPage) -> Markup {
@@ -52,7 +52,6 @@ pub fn page(p: &SignInPage) -> Markup {
                     p { "Switching signs you out of " (r.signed_in_as) ". Only switch if you expected a link for " (r.link_for) "." }
                     form #replace-form method="post" action={ (p.area.base()) "/sign-in" } {
                         input type="hidden" name=(csrf::FIELD) value=(p.token);
-                        input type="hidden" name="token" value=(r.token);
                         input type="hidden" name="confirm" value="replace";
                         div.actions {
                             button #replace type="submit" { "Switch to " (r.link_for) }
