@@ -5,6 +5,6 @@ SELECT d.id, d.tenant, d.webhook_id, d.event_id, d.status, d.attempts, d.next_re
        d.last_error, d.created_at, d.updated_at, d.completed_at, d.ordering_key,
        waiting.waiting_for, waiting.behind, waiting.paused_until
 FROM deliveries d
-CROSS JOIN LATERAL delivery_waiting(d.status, d.held, d.behind, d.parked, d.next_retry_at,
-                                    d.webhook_id, d.ordering_key, d.ordering_seq) waiting
+CROSS JOIN LATERAL delivery_waiting(d.status, d.held, d.behind, d.next_retry_at,
+                                    d.webhook_id, d.tenant, d.ordering_key, d.ordering_seq) waiting
 WHERE d.id = $1 AND ($2::text IS NULL OR d.tenant = $2);

@@ -19,7 +19,7 @@ SELECT page.id, page.tenant, page.webhook_id, page.event_id, page.status, page.a
 FROM (
     SELECT id, tenant, webhook_id, event_id, status, attempts, next_retry_at, last_status_code,
            last_error, created_at, updated_at, completed_at,
-           held, behind, parked, ordering_key, ordering_seq
+           held, behind, ordering_key, ordering_seq
     FROM deliveries
     WHERE (created_at, id) < ($1, $2)
       AND ($4::text IS NULL OR status = $4)
@@ -31,6 +31,6 @@ FROM (
     ORDER BY created_at DESC, id DESC
     LIMIT $3
 ) page
-CROSS JOIN LATERAL delivery_waiting(page.status, page.held, page.behind, page.parked, page.next_retry_at,
-                                    page.webhook_id, page.ordering_key, page.ordering_seq) waiting
+CROSS JOIN LATERAL delivery_waiting(page.status, page.held, page.behind, page.next_retry_at,
+                                    page.webhook_id, page.tenant, page.ordering_key, page.ordering_seq) waiting
 ORDER BY page.created_at DESC, page.id DESC;

@@ -17,7 +17,7 @@ SELECT page.id, page.tenant, page.webhook_id, page.event_id, page.status, page.a
 FROM (
     SELECT d.id, d.tenant, d.webhook_id, d.event_id, d.status, d.attempts, d.next_retry_at,
            d.last_status_code, d.last_error, d.created_at, d.updated_at, d.completed_at,
-           d.held, d.behind, d.parked, d.ordering_key, d.ordering_seq
+           d.held, d.behind, d.ordering_key, d.ordering_seq
     FROM webhooks w
     CROSS JOIN LATERAL (
         SELECT *
@@ -34,6 +34,6 @@ FROM (
     ORDER BY d.created_at DESC, d.id DESC
     LIMIT $3
 ) page
-CROSS JOIN LATERAL delivery_waiting(page.status, page.held, page.behind, page.parked, page.next_retry_at,
-                                    page.webhook_id, page.ordering_key, page.ordering_seq) waiting
+CROSS JOIN LATERAL delivery_waiting(page.status, page.held, page.behind, page.next_retry_at,
+                                    page.webhook_id, page.tenant, page.ordering_key, page.ordering_seq) waiting
 ORDER BY page.created_at DESC, page.id DESC;

@@ -16,7 +16,7 @@ WITH w AS MATERIALIZED (
     SET status = 'pending', next_retry_at = now(), budget_start = d.attempts,
         completed_at = NULL, updated_at = now(), held = NOT w.enabled,
         -- Sent ahead of nothing: out of its ordering key's sequence.
-        ordering_seq = NULL, parked = false, behind = false
+        ordering_seq = NULL, behind = false
     FROM w
     WHERE d.id = $1 AND d.webhook_id = w.id AND d.status IN ('success', 'failed')
     RETURNING d.*
@@ -26,5 +26,5 @@ SELECT d.id, d.tenant, d.webhook_id, d.event_id, d.status, d.attempts, d.next_re
        d.last_error, d.created_at, d.updated_at, d.completed_at, d.ordering_key,
        waiting.waiting_for, waiting.behind, waiting.paused_until
 FROM retried d
-CROSS JOIN LATERAL delivery_waiting(d.status, d.held, d.behind, d.parked, d.next_retry_at,
-                                    d.webhook_id, d.ordering_key, d.ordering_seq) waiting;
+CROSS JOIN LATERAL delivery_waiting(d.status, d.held, d.behind, d.next_retry_at,
+                                    d.webhook_id, d.tenant, d.ordering_key, d.ordering_seq) waiting;

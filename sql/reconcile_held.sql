@@ -16,6 +16,6 @@ WITH wrong AS MATERIALIZED (
     FOR SHARE OF w SKIP LOCKED
 )
 UPDATE deliveries d
-SET held = false, parked = false, next_retry_at = least(d.next_retry_at, now())
+SET held = false, next_retry_at = least(d.next_retry_at, now())
 FROM wrong
 WHERE d.id = wrong.id AND d.status = 'pending' AND d.held;

@@ -1,7 +1,7 @@
 -- name: WebhookHold
 -- PATCH /webhooks/{id} with "enabled", and DELETE, in the transaction that
 -- changed the webhook: hold ($2 = true) or release its unfinished deliveries.
--- Held rows leave the deliveries_due index, so a disabled webhook's backlog
+-- Held rows leave the deliveries_lane_due index, so a disabled webhook's backlog
 -- costs the claim nothing. Rows being sent right now are marked too, so an
 -- attempt that comes back as a retry stays held.
 --
@@ -18,9 +18,6 @@ WITH target AS MATERIALIZED (
 )
 UPDATE deliveries d
 SET held = $2,
-    -- Unheld rows go back to the due index: the lane's parked flag may have
-    -- been cleared while they were held.
-    parked = CASE WHEN $2 THEN d.parked ELSE false END,
     next_retry_at = CASE WHEN $2 THEN d.next_retry_at ELSE least(d.next_retry_at, now()) END
 FROM target
 WHERE d.id = target.id AND d.status IN ('pending', 'processing');

@@ -25,7 +25,7 @@ WITH w AS MATERIALIZED (
     SET status = 'pending', next_retry_at = now(), budget_start = d.attempts,
         completed_at = NULL, updated_at = now(), held = NOT w.enabled,
         -- Sent ahead of nothing: out of its ordering key's sequence.
-        ordering_seq = NULL, parked = false, behind = false
+        ordering_seq = NULL, behind = false
     FROM failed, w
     WHERE d.id = failed.id AND d.status = 'failed'
     RETURNING d.id

@@ -76,7 +76,11 @@ pub async fn database(config: &mut Config) -> Result<Database, StartupError> {
         }
     };
     let url = config.database_url.clone().unwrap_or_default();
-    let pool = store::pool(&url, config.db_pool_size, Session::Api)?;
+    let caps = store::Caps {
+        per_webhook: config.max_in_flight_per_webhook,
+        per_tenant: config.max_in_flight_per_tenant,
+    };
+    let pool = store::pool(&url, config.db_pool_size, Session::Api(Some(caps)))?;
     let mut client = pool.get().await.map_err(StoreError::from)?;
     migrate::run(&mut client).await?;
     drop(client);

@@ -2,20 +2,22 @@
 //!
 //! A claim is one short transaction of three statements, and every limit it
 //! keeps is read from the database inside it, so the limits hold across every
-//! process sharing the database:
+//! process sharing the database. Lanes (webhooks) first, then rows:
 //!
-//! 1. `sql/claim_lanes.sql` finds the lanes (webhooks) that may have due work
-//!    (the head of the due index, and lanes with parked rows) and locks them,
-//!    `SKIP LOCKED`, with their tenants.
+//! 1. `sql/claim_lanes.sql` sweeps the lanes that have pending rows, one index
+//!    descent each, from where this process's last claim stopped, and locks
+//!    those with due work that may take it (`SKIP LOCKED`), with their tenants.
 //! 2. `sql/claim_counts.sql`, with a snapshot taken once the locks are held,
-//!    counts what each lane and tenant has in flight.
-//! 3. [`plan`] decides here, in plain Rust, how many rows each lane gets:
-//!    its room under `max_in_flight`, its tenant's cap, its rate limit's
-//!    slots in the next second, its breaker (paused: none; probing: one at a
-//!    time), shared round-robin so that no lane's backlog crowds out another.
-//!    `sql/claim_take.sql` takes them, parks the due rows of lanes that had
-//!    less room than work (so no later claim reads past them), and leases
-//!    what it took.
+//!    counts what each lane and tenant has in flight, and reads each lane's
+//!    due rows, oldest first, as many as it has room for.
+//! 3. [`plan`] decides here, in plain Rust, how many rows each lane gets: its
+//!    room under `max_in_flight`, its tenant's cap, its rate limit's slots in
+//!    the next second, its breaker (probing: one at a time), shared
+//!    round-robin so that no lane's backlog crowds out another.
+//!    `sql/claim_take.sql` leases them.
+//!
+//! A blocked lane (paused, out of slots, at its cap) costs a claim one index
+//! descent however deep its backlog, and nothing is written to pass it.
 //!
 //! The lease starts in the database, when the transaction began; the caller
 //! measures it from the moment it sent the claim, which is earlier, so its
@@ -91,9 +93,14 @@ pub struct Limits {
 #[derive(Debug, Default)]
 pub struct Claim {
     pub deliveries: Vec<Claimed>,
-    /// It parked rows: what lies behind them in the due index may be
-    /// claimable now, so look again at once rather than wait.
-    pub more: bool,
+    /// The last lane its sweep reached: the next claim starts after it.
+    pub cursor: Option<Uuid>,
+    /// The sweep stopped before it had seen every lane: others may have
+    /// due work.
+    pub cut: bool,
+    /// A lane with due work and room, or its tenant, was locked by another
+    /// claim: it may have room once that claim commits.
+    pub contended: bool,
 }
 
 /// A locked lane, as the claim reads it.
@@ -105,64 +112,62 @@ struct Lane {
     rate_limit: Option<i32>,
     /// Breaker trips since its last healthy answer: above 0, probe one at a time.
     trips: i32,
-    paused: bool,
-    has_parked: bool,
     /// How long until its next rate-limit slot (zero if free now).
     slot_in: Duration,
-    /// Its due rows the claim walked past, oldest first.
-    walked: Vec<Uuid>,
+    /// Its due rows, oldest first, as many as it had room for.
+    due: Vec<Uuid>,
     /// Attempts under way to it, across processes.
     in_flight: i32,
 }
 
-/// How many rows each lane gets, and which lanes' walked rows to park.
-#[derive(Debug, PartialEq, Eq)]
-struct Plan {
-    take: Vec<i32>,
-    park: Vec<Uuid>,
-}
 
 /// One attempt every this long, for `rate_limit` attempts per second.
 fn spacing(rate_limit: i32) -> Duration {
     Duration::from_secs_f64(RATE_SLACK / f64::from(rate_limit.max(1)))
 }
 
-/// How many rows a lane may take now, whatever its tenant's room.
-fn room(lane: &Lane, default_cap: i32) -> i32 {
-    if lane.paused {
-        return 0;
-    }
+/// A lane's cap on attempts under way: its `max_in_flight` (or the
+/// default), and one at a time while its breaker probes the receiver.
+fn cap(lane: &Lane, default_cap: i32) -> i32 {
     let cap = lane.max_in_flight.unwrap_or(default_cap);
-    let mut room = cap - lane.in_flight;
     if lane.trips > 0 {
-        // After a pause, one attempt at a time probes the receiver.
-        room = room.min(1 - lane.in_flight);
+        cap.min(1)
+    } else {
+        cap
     }
-    if let Some(rate) = lane.rate_limit {
-        let s = spacing(rate);
-        let slots = match RATE_HORIZON.checked_sub(lane.slot_in) {
-            None => 0,
-            Some(left) => (left.as_secs_f64() / s.as_secs_f64()).floor() as i32 + 1,
-        };
-        room = room.min(slots);
-    }
-    room.max(0)
 }
 
-/// Shares `want` claims among `lanes` (in their order: the oldest due work
-/// first), one per lane per round, within each lane's room and its tenant's.
+/// How many of its rate limit's slots a lane has in the next second
+/// (`i32::MAX` without a limit).
+fn slots(lane: &Lane) -> i32 {
+    lane.rate_limit.map_or(i32::MAX, |rate| {
+        let s = spacing(rate);
+        match RATE_HORIZON.checked_sub(lane.slot_in) {
+            None => 0,
+            Some(left) => (left.as_secs_f64() / s.as_secs_f64()).floor() as i32 + 1,
+        }
+    })
+}
+
+/// How many rows a lane may take now, whatever its tenant's room.
+fn room(lane: &Lane, default_cap: i32) -> i32 {
+    (cap(lane, default_cap) - lane.in_flight)
+        .min(slots(lane))
+        .max(0)
+}
+
+/// Shares `want` claims among `lanes` (in the sweep's order), one per lane
+/// per round, within each lane's room, its due rows and its tenant's room:
+/// how many rows each lane takes.
 fn plan(
     lanes: &[Lane],
     tenant_in_flight: &HashMap<String, i32>,
     want: usize,
     limits: &Limits,
-) -> Plan {
-    let rooms: Vec<i32> = lanes
+) -> Vec<usize> {
+    let rooms: Vec<usize> = lanes
         .iter()
-        .map(|l| {
-            let work = l.walked.len() as i32 + if l.has_parked { i32::MAX / 2 } else { 0 };
-            room(l, limits.max_in_flight).min(work)
-        })
+        .map(|l| usize::try_from(room(l, limits.max_in_flight)).unwrap_or(0).min(l.due.len()))
         .collect();
     let mut tenant_room: HashMap<&str, i32> = HashMap::new();
     for l in lanes {
@@ -194,58 +199,41 @@ fn plan(
             progress = true;
         }
     }
-    // The walked rows a lane could not take are parked, so the next claims
-    // do not read past them, when what held the lane back will hold it for a
-    // while: a pause, its rate limit's slots for the next second, or (in a
-    // claim that was not cut short by its own size) its own or its tenant's
-    // limit before it took any. A lane that took some under its concurrency
-    // keeps the rest due: it is busy, not blocked, and parking every row of a
-    // busy lane's backlog cost a write per delivery (one webhook drained
-    // 5,900/s with it). A rate-limited lane's rows beyond its slots are
-    // parked at once: left due, a backlog of 100,000 at one such webhook sat
-    // at the head of the due index, walked by every claim, and the webhook
-    // beside it drained at an eighth of its rate.
-    let park = lanes
-        .iter()
-        .zip(take.iter().zip(&rooms))
-        .filter(|(l, (t, room))| {
-            let left = (**t as usize) < l.walked.len();
-            let out_of_slots = l.rate_limit.is_some() && **t >= **room;
-            left && (l.paused || out_of_slots || (**t == 0 && total < want))
-        })
-        .map(|(l, _)| l.webhook_id)
-        .collect();
-    Plan { take, park }
+    take
 }
 
-/// Rows walked by a claim that follows one that parked rows.
-const DEEP_WALK: usize = 1024;
-
 /// Claims up to `want` due deliveries, each within its lane's limits, and
-/// leases them. `deep`: the last claim parked rows, so more may lie ahead.
+/// leases them. `cursor`: where the last claim's sweep stopped.
 pub async fn claim(
     client: &mut Client,
     want: usize,
     limits: &Limits,
-    deep: bool,
+    cursor: Option<Uuid>,
 ) -> Result<Claim, StoreError> {
     let sent = Instant::now();
     let tx = client.transaction().await?;
-    // About as many rows as the claim wants: blocked lanes' rows are parked,
-    // so few rows ahead are ones it may not take, and every lane walked is one
-    // more to lock and count (four times as many cost the tenants scenario,
-    // a lane per row, two thirds of its drain rate). But after a claim that
-    // parked, a blocked lane's backlog may lie ahead: walked 64 rows at a
-    // time, 100,000 at a rate-limited webhook took 1,500 claims to park while
-    // the webhook beside it waited behind them.
-    let walk = if deep { DEEP_WALK } else { want.max(64) };
-    let walk = i64::try_from(walk).unwrap_or(i64::MAX);
-    let waiting_lanes = i64::try_from(want.max(16)).unwrap_or(i64::MAX);
+    // A claim looks at no more lanes with due work than it wants rows (each
+    // one is locked and counted), and steps past at most four times as many
+    // lanes whose rows all wait for a retry.
+    let lanes_wanted = i32::try_from(want.max(16)).unwrap_or(i32::MAX);
+    let steps = lanes_wanted.saturating_mul(4);
     let stmt = tx.prepare_cached(sql::CLAIM_LANES).await?;
-    let rows = tx.query(&stmt, &[&walk, &waiting_lanes]).await?;
+    let rows = tx
+        .query(
+            &stmt,
+            &[&cursor.unwrap_or(Uuid::nil()), &steps, &lanes_wanted],
+        )
+        .await?;
     let answered = Instant::now();
+    let mut claim = Claim::default();
+    if let Some(r) = rows.first() {
+        claim.cursor = r.get("cursor");
+        claim.cut = r.get("cut");
+        claim.contended = r.get("contended");
+    }
     let mut lanes: Vec<Lane> = rows
         .iter()
+        .filter(|r| r.get::<_, Option<Uuid>>("webhook_id").is_some())
         .map(|r| {
             let slot_in_us: i64 = r.get("slot_in_us");
             Lane {
@@ -254,25 +242,24 @@ pub async fn claim(
                 max_in_flight: r.get("max_in_flight"),
                 rate_limit: r.get("rate_limit"),
                 trips: r.get("trips"),
-                paused: r.get("paused"),
-                has_parked: r.get("parked"),
                 slot_in: Duration::from_micros(u64::try_from(slot_in_us).unwrap_or(0)),
-                walked: r.get("walked"),
+                due: Vec::new(),
                 in_flight: 0,
             }
         })
         .collect();
     if lanes.is_empty() {
         tx.commit().await?;
-        return Ok(Claim::default());
+        return Ok(claim);
     }
     // From here, not from the start: an idle poll finds no lanes, and a
     // span a second saying so would bury the claims that took work.
     // Not entered: it times the claim from here until it is dropped.
     let span = otel::claim_span();
-    // Lanes with the oldest walked work first; lanes with only parked work after.
-    lanes.sort_by_key(|l| l.walked.is_empty());
     let ids: Vec<Uuid> = lanes.iter().map(|l| l.webhook_id).collect();
+    let caps: Vec<i32> = lanes.iter().map(|l| cap(l, limits.max_in_flight)).collect();
+    let want_i32 = i32::try_from(want).unwrap_or(i32::MAX);
+    let most: Vec<i32> = lanes.iter().map(|l| slots(l).min(want_i32)).collect();
     let mut tenants: Vec<String> = lanes
         .iter()
         .filter(|l| l.tenant != DEFAULT_TENANT)
@@ -281,49 +268,45 @@ pub async fn claim(
     tenants.sort_unstable();
     tenants.dedup();
     let stmt = tx.prepare_cached(sql::CLAIM_COUNTS).await?;
-    let counts = tx.query_one(&stmt, &[&ids, &tenants]).await?;
-    let lane_counts: Vec<i32> = counts.get("lanes");
-    let tenant_counts: Vec<i32> = counts.get("tenants");
-    for (lane, n) in lanes.iter_mut().zip(lane_counts) {
-        lane.in_flight = n;
+    let rows = tx.query(&stmt, &[&ids, &caps, &most, &tenants]).await?;
+    for (lane, row) in lanes.iter_mut().zip(&rows) {
+        lane.in_flight = row.get("in_flight");
+        lane.due = row.get("due");
     }
+    let tenant_counts: Vec<i32> = rows.first().map(|r| r.get("tenants")).unwrap_or_default();
     let tenant_in_flight: HashMap<String, i32> = tenants.into_iter().zip(tenant_counts).collect();
-    let plan = plan(&lanes, &tenant_in_flight, want, limits);
+    let take = plan(&lanes, &tenant_in_flight, want, limits);
 
-    let has_parked: Vec<bool> = lanes.iter().map(|l| l.has_parked).collect();
-    let walked: Vec<Uuid> = lanes
+    let chosen: Vec<Uuid> = lanes
         .iter()
-        .flat_map(|l| l.walked.iter().copied())
+        .zip(&take)
+        .flat_map(|(l, n)| l.due.iter().take(*n).copied())
         .collect();
-    let spacing_us: Vec<i64> = lanes
+    if chosen.is_empty() {
+        tx.commit().await?;
+        return Ok(claim);
+    }
+    let (limited, spacing_us): (Vec<Uuid>, Vec<i64>) = lanes
         .iter()
-        .map(|l| {
-            l.rate_limit.map_or(0, |r| {
-                i64::try_from(spacing(r).as_micros()).unwrap_or(i64::MAX)
+        .filter_map(|l| {
+            l.rate_limit.map(|r| {
+                (
+                    l.webhook_id,
+                    i64::try_from(spacing(r).as_micros()).unwrap_or(i64::MAX),
+                )
             })
         })
-        .collect();
+        .unzip();
     let lease_ms = i64::try_from(limits.lease.as_millis()).unwrap_or(i64::MAX);
     let stmt = tx.prepare_cached(sql::CLAIM_TAKE).await?;
     let rows = tx
-        .query(
-            &stmt,
-            &[
-                &ids,
-                &plan.take,
-                &has_parked,
-                &walked,
-                &plan.park,
-                &lease_ms,
-                &spacing_us,
-            ],
-        )
+        .query(&stmt, &[&chosen, &lease_ms, &limited, &spacing_us])
         .await?;
     tx.commit().await?;
 
     let by_id: HashMap<Uuid, &Lane> = lanes.iter().map(|l| (l.webhook_id, l)).collect();
     let mut place: HashMap<Uuid, u32> = HashMap::new();
-    let deliveries = rows
+    claim.deliveries = rows
         .iter()
         .map(|r| {
             let webhook_id: Uuid = r.get("webhook_id");
@@ -357,11 +340,8 @@ pub async fn claim(
             }
         })
         .collect::<Vec<_>>();
-    otel::claimed(&span, &deliveries);
-    Ok(Claim {
-        deliveries,
-        more: !plan.park.is_empty(),
-    })
+    otel::claimed(&span, &claim.deliveries);
+    Ok(claim)
 }
 
 /// How long until something may be claimable (zero if something is due
@@ -376,17 +356,15 @@ pub async fn next_due(client: &Client) -> Result<Option<Duration>, StoreError> {
 mod tests {
     use super::*;
 
-    fn lane(tenant: &str, walked: usize) -> Lane {
+    fn lane(tenant: &str, due: usize) -> Lane {
         Lane {
             webhook_id: Uuid::new_v4(),
             tenant: tenant.into(),
             max_in_flight: None,
             rate_limit: None,
             trips: 0,
-            paused: false,
-            has_parked: false,
             slot_in: Duration::ZERO,
-            walked: (0..walked).map(|_| Uuid::new_v4()).collect(),
+            due: (0..due).map(|_| Uuid::new_v4()).collect(),
             in_flight: 0,
         }
     }
@@ -406,50 +384,37 @@ mod tests {
         let mut full = lane("default", 5);
         full.in_flight = 10;
         let quiet = lane("default", 2);
-        let p = plan(
-            &[busy, full.clone(), quiet],
-            &HashMap::new(),
-            256,
-            &limits(),
-        );
-        assert_eq!(p.take, vec![3, 0, 2], "the busy lane has 3 places left");
-        assert_eq!(
-            p.park,
-            vec![full.webhook_id],
-            "the full lane's rows are parked"
-        );
-        let p = plan(
+        let take = plan(&[busy, full, quiet], &HashMap::new(), 256, &limits());
+        assert_eq!(take, vec![3, 0, 2], "the busy lane has 3 places left");
+        let take = plan(
             &[lane("default", 100), lane("default", 100)],
             &HashMap::new(),
             5,
             &limits(),
         );
-        assert_eq!(p.take, vec![3, 2]);
-        assert!(p.park.is_empty(), "cut by the claim's size: nothing parked");
+        assert_eq!(take, vec![3, 2]);
     }
 
     #[test]
     fn a_tenant_cap_spans_its_lanes() {
         let lanes = [lane("acme", 5), lane("acme", 5), lane("other", 1)];
         let used = HashMap::from([("acme".to_owned(), 1)]);
-        let p = plan(&lanes, &used, 256, &limits());
-        assert_eq!(p.take, vec![2, 1, 1]);
+        assert_eq!(plan(&lanes, &used, 256, &limits()), vec![2, 1, 1]);
         let full = HashMap::from([("acme".to_owned(), 4)]);
-        let p = plan(&lanes, &full, 256, &limits());
-        assert_eq!(p.take, vec![0, 0, 1]);
-        assert_eq!(p.park, vec![lanes[0].webhook_id, lanes[1].webhook_id]);
+        assert_eq!(plan(&lanes, &full, 256, &limits()), vec![0, 0, 1]);
     }
 
     #[test]
-    fn paused_lanes_take_nothing_and_probing_lanes_one_at_a_time() {
-        let mut paused = lane("default", 3);
-        paused.paused = true;
+    fn probing_lanes_go_one_at_a_time() {
         let mut probing = lane("default", 3);
         probing.trips = 2;
         let mut probed = probing.clone();
         probed.in_flight = 1;
-        let p = plan(&[paused, probing, probed], &HashMap::new(), 256, &limits());
-        assert_eq!(p.take, vec![0, 1, 0]);
+        assert_eq!(cap(&probing, 10), 1);
+        assert_eq!(
+            plan(&[probing, probed], &HashMap::new(), 256, &limits()),
+            vec![1, 0]
+        );
     }
 
     #[test]
@@ -457,39 +422,28 @@ mod tests {
         let mut limited = lane("default", 100);
         limited.max_in_flight = Some(1000);
         limited.rate_limit = Some(20);
+        assert_eq!(slots(&limited), 20);
         assert_eq!(
-            plan(&[limited.clone()], &HashMap::new(), 256, &limits()).take,
+            plan(&[limited.clone()], &HashMap::new(), 256, &limits()),
             vec![20]
         );
         limited.slot_in = Duration::from_millis(900);
         assert_eq!(
-            plan(&[limited.clone()], &HashMap::new(), 256, &limits()).take,
+            plan(&[limited.clone()], &HashMap::new(), 256, &limits()),
             vec![2]
         );
         limited.slot_in = Duration::from_millis(1500);
-        assert_eq!(
-            plan(&[limited], &HashMap::new(), 256, &limits()).take,
-            vec![0]
-        );
+        assert_eq!(plan(&[limited], &HashMap::new(), 256, &limits()), vec![0]);
     }
 
     #[test]
-    fn a_rate_limited_or_paused_lane_parks_what_it_cannot_take() {
-        let mut limited = lane("default", 100);
-        limited.rate_limit = Some(5);
-        let mut paused = lane("default", 3);
-        paused.paused = true;
-        let busy = lane("default", 300);
-        // The claim is cut short by its size (the busy lane could take more),
-        // and still the limited and the paused lanes' rows are parked.
-        let p = plan(
-            &[limited.clone(), paused.clone(), busy],
-            &HashMap::new(),
-            10,
-            &limits(),
+    fn a_lane_takes_no_more_than_its_due_rows() {
+        let short = lane("default", 1);
+        let long = lane("default", 300);
+        assert_eq!(
+            plan(&[short, long], &HashMap::new(), 8, &limits()),
+            vec![1, 7]
         );
-        assert_eq!(p.take, vec![5, 0, 5]);
-        assert_eq!(p.park, vec![limited.webhook_id, paused.webhook_id]);
     }
 
     #[test]

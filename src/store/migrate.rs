@@ -106,6 +106,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "event_trace_context",
         sql: include_str!("../../migrations/0018_event_trace_context.sql"),
     },
+    Migration {
+        version: 19,
+        name: "lane_first_claim",
+        sql: include_str!("../../migrations/0019_lane_first_claim.sql"),
+    },
 ];
 
 pub fn latest_version() -> i32 {

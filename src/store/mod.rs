@@ -246,8 +246,12 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
 /// What a pool's connections are for, which decides how their sessions are set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Session {
-    /// The API's: commits wait for the WAL flush, since what it answers must be durable.
-    Api,
+    /// The API's: commits wait for the WAL flush, since what it answers must
+    /// be durable. With the process's concurrency caps, which a delivery read
+    /// compares with what is in flight to say it waits for `concurrency`
+    /// (settings `hookrelay.max_in_flight_per_webhook` and `_per_tenant`,
+    /// read by the `delivery_waiting` function).
+    Api(Option<Caps>),
     /// The event writers' (`ingest`): durable like the API's, and their one
     /// statement always runs its generic plan (`plan_cache_mode =
     /// force_generic_plan`). That plan fits any batch: one look-up per event,
@@ -261,6 +265,13 @@ pub enum Session {
     /// (`synchronous_commit = off`), since a write lost to a database crash
     /// means a delivery is attempted again, never that one is lost.
     Queue,
+}
+
+/// The process's concurrency caps, as `Session::Api` hands them to its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub per_webhook: usize,
+    pub per_tenant: usize,
 }
 
 pub fn pool(url: &str, size: usize, session: Session) -> Result<Pool, StoreError> {
@@ -290,13 +301,17 @@ pub fn pool(url: &str, size: usize, session: Session) -> Result<Pool, StoreError
 fn session_config(url: &str, session: Session) -> Result<tokio_postgres::Config, StoreError> {
     let mut config = pg_config(url)?;
     let setting = match session {
-        Session::Api => return Ok(config),
-        Session::Ingest => "-c plan_cache_mode=force_generic_plan",
-        Session::Queue => "-c synchronous_commit=off",
+        Session::Api(None) => return Ok(config),
+        Session::Api(Some(caps)) => format!(
+            "-c hookrelay.max_in_flight_per_webhook={} -c hookrelay.max_in_flight_per_tenant={}",
+            caps.per_webhook, caps.per_tenant
+        ),
+        Session::Ingest => "-c plan_cache_mode=force_generic_plan".to_owned(),
+        Session::Queue => "-c synchronous_commit=off".to_owned(),
     };
     let options = match config.get_options() {
         Some(own) if !own.trim().is_empty() => format!("{own} {setting}"),
-        _ => setting.to_owned(),
+        _ => setting,
     };
     config.options(options);
     Ok(config)
@@ -410,8 +425,20 @@ mod tests {
             queue.get_options(),
             Some("-c search_path=hooks -c synchronous_commit=off")
         );
-        let api = session_config(url, Session::Api).unwrap();
+        let api = session_config(url, Session::Api(None)).unwrap();
         assert_eq!(api.get_options(), Some("-c search_path=hooks"));
+        let caps = Caps {
+            per_webhook: 128,
+            per_tenant: 64,
+        };
+        let api = session_config(url, Session::Api(Some(caps))).unwrap();
+        assert_eq!(
+            api.get_options(),
+            Some(
+                "-c search_path=hooks -c hookrelay.max_in_flight_per_webhook=128 \
+                 -c hookrelay.max_in_flight_per_tenant=64"
+            )
+        );
         let plain = session_config("postgres://u@127.0.0.1/db", Session::Ingest).unwrap();
         assert_eq!(
             plain.get_options(),

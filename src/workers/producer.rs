@@ -17,6 +17,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::task::TaskTracker;
+use uuid::Uuid;
 
 use super::executor::{self, Claim};
 use super::{lock, Backoff, Shared, MAX_BATCH, PREFETCH};
@@ -35,8 +36,9 @@ pub(super) async fn run(
     let mut backoff = Backoff(0);
     // True while the queue has more due work than free workers.
     let mut busy = false;
-    // The last claim parked rows: the next walks further.
-    let mut parked = false;
+    // Where the last claim's sweep of the lanes stopped: the next goes on from there.
+    let mut cursor: Option<Uuid> = None;
+    let mut round = Round::default();
     loop {
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
@@ -57,7 +59,7 @@ pub(super) async fn run(
         let asked = permits.len();
         let claimed = async {
             let mut client = shared.pool.get().await?;
-            queue::claim(&mut client, asked, &shared.limits, parked).await
+            queue::claim(&mut client, asked, &shared.limits, cursor).await
         }
         .await;
         let claim = match claimed {
@@ -77,7 +79,11 @@ pub(super) async fn run(
         };
         let got = claim.deliveries.len();
         busy = got == asked;
-        parked = claim.more;
+        // Lanes the sweep did not reach may have due work: go on at once,
+        // unless the claims since the last that took anything went all round.
+        let more = round.go_on(cursor, &claim);
+        cursor = claim.cursor;
+        let contended = claim.contended;
         load_targets(&shared, &claim.deliveries).await;
         {
             let mut in_flight = lock(&shared.in_flight);
@@ -92,15 +98,65 @@ pub(super) async fn run(
             };
             executors.spawn(executor::run(shared.clone(), claim, done.clone()));
         }
-        if got < asked && !claim.more {
-            idle(&shared).await;
+        if got < asked && !more {
+            idle(&shared, contended).await;
         }
     }
 }
 
-/// Sleeps until something may be claimable, a wake-up, or the poll interval.
-async fn idle(shared: &Shared) {
+/// How long the producer rests when due work may be claimable soon: a lane
+/// another claim held.
+const SHORT_REST: Duration = Duration::from_millis(5);
+
+/// A run of claims whose sweeps were cut short and took nothing: once they
+/// have gone all round the lanes (in webhook id order, wrapping), every lane
+/// with due work was seen blocked, and the producer rests.
+#[derive(Debug, Default)]
+struct Round {
+    /// Where the run began; `None` while no run is under way.
+    start: Option<Uuid>,
+    wrapped: bool,
+}
+
+impl Round {
+    /// Whether to claim again at once after `claim`, which began at `from`.
+    fn go_on(&mut self, from: Option<Uuid>, claim: &queue::Claim) -> bool {
+        if !claim.cut {
+            self.start = None;
+            return false;
+        }
+        if !claim.deliveries.is_empty() {
+            self.start = None;
+            return true;
+        }
+        let from = from.unwrap_or(Uuid::nil());
+        let to = claim.cursor.unwrap_or(Uuid::nil());
+        let start = *self.start.get_or_insert_with(|| {
+            self.wrapped = false;
+            from
+        });
+        if to <= from {
+            self.wrapped = true;
+        }
+        if self.wrapped && to >= start {
+            self.start = None;
+            return false;
+        }
+        true
+    }
+}
+
+/// Sleeps until something may be claimable, a wake-up, or the poll interval;
+/// `soon`: due work may be claimable shortly, so rest only briefly.
+async fn idle(shared: &Shared, soon: bool) {
     let poll = shared.config.poll_interval;
+    if soon {
+        tokio::select! {
+            _ = tokio::time::sleep(SHORT_REST) => {}
+            _ = shared.stop_claiming.cancelled() => {}
+        }
+        return;
+    }
     let jitter = poll.mul_f64(rand::thread_rng().gen_range(0.9..1.1));
     let next_due = async {
         let client = shared.pool.get().await?;
@@ -108,9 +164,7 @@ async fn idle(shared: &Shared) {
     }
     .await
     .unwrap_or(None);
-    // Something due right now that we did not get is locked by another
-    // claimer, or waits for a lane's room: look again shortly rather than spin.
-    let wait = next_due.map_or(jitter, |d| d.max(Duration::from_millis(5)).min(jitter));
+    let wait = next_due.map_or(jitter, |d| d.max(SHORT_REST).min(jitter));
     tokio::select! {
         _ = tokio::time::sleep(wait) => {}
         _ = shared.wake.notified() => {}

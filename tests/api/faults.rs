@@ -425,11 +425,8 @@ async fn a_down_receiver_does_not_burn_its_backlogs_budget(url: &str) {
         0,
         "no delivery spent its budget"
     );
-    // Its backlog is parked for the pause (5 s) rather than stay due, so
-    // claims do not read past it again and again, and every delivery says why
-    // it waits. Unpaused, every retry would be due within the schedule's 320 ms.
-    let parked = count_where(&app.db, "status = 'pending' AND parked").await;
-    assert!(parked >= 250, "only {parked} of 300 parked for the pause");
+    // Its backlog waits out the pause (5 s), and every delivery says why.
+    // Unpaused, every retry would be due within the schedule's 320 ms.
     let paused: i64 = app
         .db
         .query_one(

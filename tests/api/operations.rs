@@ -254,7 +254,7 @@ async fn retention_deletes_old_finished_rows_and_nothing_else() {
         .await
         .unwrap();
     let pool =
-        hookrelay::store::pool(&app.database_url, 1, hookrelay::store::Session::Api).unwrap();
+        hookrelay::store::pool(&app.database_url, 1, hookrelay::store::Session::Api(None)).unwrap();
     let swept = hookrelay::retention::sweep_once(
         &pool.get().await.unwrap(),
         Duration::from_secs(30 * 86_400),

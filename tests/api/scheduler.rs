@@ -210,6 +210,17 @@ async fn max_in_flight_holds_across_two_processes() {
     for seq in 0..8 {
         emit_keyed(&a, None, seq).await;
     }
+    // While two are under way, the others say what holds them.
+    let waiting = eventually(Duration::from_secs(5), || async {
+        let page = a
+            .get_json(&format!("/deliveries?webhook_id={id}&status=pending"))
+            .await;
+        page["data"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d["waiting_for"] == "concurrency"))
+    })
+    .await;
+    assert!(waiting, "no pending delivery waits for `concurrency`");
     assert!(
         eventually(Duration::from_secs(20), || async {
             receiver.successes() >= 8
