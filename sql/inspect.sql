@@ -40,18 +40,33 @@ WHERE a.started_at > now() - interval '1 hour'
 GROUP BY 1, 2
 ORDER BY 3 DESC;
 
--- Is the claim's walk using its index? (the worker's exact statements are sql/claim_lanes.sql,
--- sql/claim_counts.sql and sql/claim_take.sql)
-EXPLAIN SELECT id FROM deliveries
-WHERE status = 'pending' AND NOT held AND NOT parked AND NOT behind AND next_retry_at <= now()
-ORDER BY next_retry_at LIMIT 64;
+-- Which lanes have due work, and how much? (one descent of deliveries_lane_due per
+-- webhook, as the claim's sweep does: sql/claim_lanes.sql, claim_counts.sql, claim_take.sql)
+WITH RECURSIVE lane AS (
+    (SELECT webhook_id FROM deliveries
+     WHERE status = 'pending' AND NOT held AND NOT behind
+     ORDER BY webhook_id, next_retry_at LIMIT 1)
+    UNION ALL
+    SELECT n.webhook_id FROM lane
+    CROSS JOIN LATERAL (
+        SELECT webhook_id FROM deliveries
+        WHERE status = 'pending' AND NOT held AND NOT behind AND webhook_id > lane.webhook_id
+        ORDER BY webhook_id, next_retry_at LIMIT 1) n
+)
+SELECT lane.webhook_id,
+       (SELECT count(*) FROM deliveries d
+        WHERE d.webhook_id = lane.webhook_id AND d.status = 'pending' AND NOT d.held
+          AND NOT d.behind AND d.next_retry_at <= now()) AS due_now
+FROM lane
+ORDER BY due_now DESC
+LIMIT 20;
 
 -- What holds the pending deliveries, by reason (see view waiting_deliveries for each one).
 SELECT waiting_for, count(*) FROM waiting_deliveries GROUP BY 1 ORDER BY 2 DESC;
 
--- Lanes with parked work, paused receivers, rate limits' next slots.
-SELECT webhook_id, parked, paused_until, trips, next_slot FROM lanes
-WHERE parked OR paused_until > now() OR next_slot > now();
+-- Paused receivers, and rate limits' next slots.
+SELECT webhook_id, paused_until, trips, next_slot FROM lanes
+WHERE paused_until > now() OR next_slot > now();
 
 -- Table sizes and dead tuples of the hot table (autovacuum is tuned for it).
 SELECT relname, n_live_tup, n_dead_tup, last_autovacuum

@@ -1,6 +1,6 @@
 -- name: MetricsDeliveriesByStatus
 -- GET /metrics: deliveries per unfinished status, exactly, each counted in the
--- partial index that holds it (deliveries_due and deliveries_held, _leased,
+-- partial index that holds it (deliveries_pending, _leased,
 -- _failed), so finished history costs nothing; and the number of successful
 -- ones as the planner's estimate (counting them would read the table).
 WITH unfinished AS (

@@ -19,7 +19,8 @@
 //! - a due delivery of an unlimited, healthy webhook (tenant `calm`) waited
 //!   at most a second, outside the lease after the kill (its claims were the
 //!   dead process's);
-//! - nothing reached a webhook between its disable returning and its enable.
+//! - nothing reached a webhook between its disable returning (and the other
+//!   process hearing of it) and its enable.
 //!
 //! The plan and every answer follow from the seed, printed first:
 //! `HOOKRELAY_TEST_SEEDS=1,2,3` (or `=1..200`) runs those. Timing is the
@@ -39,7 +40,7 @@ use crate::helpers::{eventually, fresh_database, seeds, Process};
 use crate::scheduler::draw;
 
 /// The seeds CI runs, and seeds that once failed.
-const SEEDS: &[u64] = &[1, 2];
+const SEEDS: &[u64] = &[1, 2, 62];
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 /// The shortest lease a one-second timeout allows.
@@ -465,8 +466,13 @@ async fn storm(seed: u64) {
         }
         if let Some((off, on)) = disabled.get(&w) {
             let on = on.expect("enabled again");
+            // The process that answered the disable applies it at once; the
+            // other hears it by NOTIFY, milliseconds later (the documented
+            // promise), and its arrival may lag its start: seed 62 saw one
+            // request arrive just after the disable answered.
+            let heard = *off + NOTIFY_HEARD + ARRIVAL_JITTER;
             assert!(
-                !mine.iter().any(|h| h.start > *off && h.start < on),
+                !mine.iter().any(|h| h.start > heard && h.start < on),
                 "seed {seed}: hook {w} received a request while disabled"
             );
         }
@@ -535,6 +541,9 @@ fn most_at_once(hits: &[&Hit]) -> usize {
 /// apart, with other builds running. A runaway limit (slots not held, sends
 /// at once) still shows: it packs far more than one extra into a window.
 const ARRIVAL_JITTER: Duration = Duration::from_millis(150);
+
+/// How long the other process may take to hear a webhook's change by NOTIFY.
+const NOTIFY_HEARD: Duration = Duration::from_millis(100);
 
 /// The most attempts that started within any one second, as arrivals show
 /// them: the most arrivals within any window of a second less `ARRIVAL_JITTER`.
