@@ -1,15 +1,21 @@
-# hookrelay in a container: the release binary on debian:bookworm-slim, run as
-# an unprivileged user, with nothing added to the base but the binary.
+# hookrelay in a container: the release binary on gcr.io/distroless/cc-debian12,
+# which holds what a glibc program needs to run and little else (glibc, libgcc,
+# CA certificates, time zones, a passwd with an unprivileged user; no shell, no
+# package manager), run as that unprivileged user.
 #
 # `docker build .` compiles from source (stage `build`) and yields the last
 # stage, `runtime`. CI builds `runtime-prebuilt` instead, from a context that
 # holds only the release binary it has just built and tested (see
 # .ci/container-test); both are `runtime-base` plus the binary, so what CI runs
-# is configured exactly as what users build.
+# is configured exactly as what users build. CI has no registry to pull from:
+# it makes a base with the same packages from Debian's archive and tags it with
+# the name below, so this file is the same for both.
 #
-# No apt layer: reqwest checks receivers' certificates against the webpki roots
-# compiled into the binary (rustls), not the system store, so ca-certificates
-# would be unused; the health check is hookrelay itself, so curl is gone too.
+# Debian 12 on both sides: the binary is linked against bookworm's glibc 2.36,
+# the one the distroless debian12 images carry. It links only libc, libm,
+# libgcc_s and the loader; reqwest checks receivers' certificates against the
+# webpki roots compiled into it (rustls), so the base's CA bundle goes unused.
+# The health check is hookrelay itself, so nothing needs a shell.
 
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
@@ -19,18 +25,22 @@ COPY . .
 RUN cargo build --release --locked --bin hookrelay \
  && strip target/release/hookrelay
 
-FROM debian:bookworm-slim AS runtime-base
-# A numeric user needs no passwd entry (so no RUN layer), and lets an
-# orchestrator verify it is not root (Kubernetes' runAsNonRoot checks a number).
-USER 10001:10001
+# `:nonroot` is the variant whose user is distroless's `nonroot` (65532, with a
+# passwd entry and the home /home/nonroot).
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime-base
+# Said again here, and as a number: an orchestrator can only verify a numeric
+# user is not root (Kubernetes' runAsNonRoot), and the image does not depend on
+# what the base's tag sets.
+USER 65532:65532
 # In a container there is no Postgres for hookrelay to start: without
 # DATABASE_URL it exits at once with one line saying so.
 ENV HOOKRELAY_LISTEN=0.0.0.0:8080 \
     HOOKRELAY_MANAGED_POSTGRES=false \
     HOOKRELAY_LOG_FORMAT=json
 EXPOSE 8080
-# `hookrelay healthcheck` reads HOOKRELAY_LISTEN like `serve` does, so the check
-# follows the port a deployment sets.
+# Exec form throughout: there is no shell to run a string. `hookrelay
+# healthcheck` reads HOOKRELAY_LISTEN like `serve` does, so the check follows
+# the port a deployment sets.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["/usr/local/bin/hookrelay", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/hookrelay"]
