@@ -120,7 +120,6 @@ struct Lane {
     in_flight: i32,
 }
 
-
 /// One attempt every this long, for `rate_limit` attempts per second.
 fn spacing(rate_limit: i32) -> Duration {
     Duration::from_secs_f64(RATE_SLACK / f64::from(rate_limit.max(1)))
@@ -167,7 +166,11 @@ fn plan(
 ) -> Vec<usize> {
     let rooms: Vec<usize> = lanes
         .iter()
-        .map(|l| usize::try_from(room(l, limits.max_in_flight)).unwrap_or(0).min(l.due.len()))
+        .map(|l| {
+            usize::try_from(room(l, limits.max_in_flight))
+                .unwrap_or(0)
+                .min(l.due.len())
+        })
         .collect();
     let mut tenant_room: HashMap<&str, i32> = HashMap::new();
     for l in lanes {
