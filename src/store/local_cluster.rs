@@ -195,9 +195,15 @@ fn init(bindir: &Path, pgdata: &Path, extra_settings: &str) -> Result<(), Cluste
             "--no-instructions".as_ref(),
         ],
     )?;
+    // wal_init_zero: a new cluster has no WAL segments to recycle, so each
+    // 16 MB segment would be written as zeros and synced before use; at
+    // 5,000 events/s that is one every second or so, and every commit waits
+    // behind it (measured: p99 60 ms against 24 ms with it off). Without it
+    // the segment is made sparse, and its blocks are allocated as WAL is
+    // written and synced with it, so a commit is as durable as before.
     let settings = format!(
         "\n# hookrelay's managed cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
-         max_connections = 300\nlog_min_messages = warning\n{extra_settings}"
+         max_connections = 300\nlog_min_messages = warning\nwal_init_zero = off\n{extra_settings}"
     );
     let conf = pgdata.join("postgresql.conf");
     let mut text = std::fs::read_to_string(&conf)
