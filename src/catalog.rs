@@ -12,7 +12,7 @@
 //! - Every change, wherever it is made (another process sharing the database,
 //!   psql), fires trigger `event_types_announce`, which NOTIFYs the type's name
 //!   on `hookrelay_event_types`; the process's LISTEN connection
-//!   (`store::listen`, whether or not workers run here) forgets that type.
+//!   (`workers::listener`, whether or not workers run here) forgets that type.
 //! - While that connection is down, announcements may be missed: nothing is
 //!   cached and every lookup reads the database. When it is back, the cache
 //!   starts empty.
@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::domain::EventSchema;
-use crate::store::listen::Hears;
 use crate::store::{event_types, Pool, StoreError};
+use crate::workers::listener::Hears;
 
 /// What the catalog says of one type it holds.
 #[derive(Debug)]

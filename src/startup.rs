@@ -26,7 +26,7 @@ use crate::store::local_cluster::{ClusterError, LocalCluster};
 use crate::store::sealing::{self, Keys};
 use crate::store::{self, migrate, Pool, Session, StoreError};
 use crate::wakeup::Wakeup;
-use crate::workers::Workers;
+use crate::workers::{self, Workers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -160,7 +160,7 @@ impl Application {
         // The event-type catalog, cached for POST /events.
         let catalog = Arc::new(Catalog::default());
         // One LISTEN connection keeps both caches true, and wakes the producer.
-        background.push(store::listen::spawn(
+        background.push(workers::listener::spawn(
             url.clone(),
             vec![catalog.clone(), targets.clone(), wakeup.local()],
         ));

@@ -36,9 +36,9 @@ use uuid::Uuid;
 
 use crate::domain::MASKED;
 use crate::sql;
-use crate::store::listen::Hears;
 use crate::store::sealing::{Keys, OpenError};
 use crate::store::{Client, StoreError};
+use crate::workers::listener::Hears;
 
 /// What a send needs from its webhook.
 #[derive(Debug)]

@@ -10,7 +10,6 @@ pub mod deliveries;
 pub mod event_types;
 pub mod events;
 pub mod ingest;
-pub mod listen;
 pub mod local_cluster;
 pub mod migrate;
 pub mod operational;

@@ -3,7 +3,7 @@
 //! records outcomes in batches (`completer.rs`), a rescuer for expired leases
 //! (`rescuer.rs`), and auto-disable (`auto_disable.rs`). New work announced
 //! by other processes, and changed webhooks, are heard on the process's one
-//! LISTEN connection (`store::listen`), which wakes the producer and keeps
+//! LISTEN connection (`workers/listener.rs`), which wakes the producer and keeps
 //! the send-target cache true.
 //!
 //! Which due delivery goes next, and every limit on it (a webhook's
@@ -43,6 +43,7 @@ use crate::store::Pool;
 mod auto_disable;
 mod completer;
 mod executor;
+pub mod listener;
 mod producer;
 mod rescuer;
 mod shares;
