@@ -10,7 +10,13 @@
 -- $2 lanes, or once $3 of them have due work: so every lane gets its turn
 -- (round-robin), and the claim's cost follows the number of lanes, never the
 -- depth of anyone's backlog. A lane whose rows all wait for a retry costs
--- its one step.
+-- its one step. Every step is the same one-sided descent, and the wrap's
+-- end ($1) is checked on the lane it found, not put in the index condition:
+-- given `webhook_id > a AND webhook_id <= $1`, the planner estimated one row
+-- and read the whole range through deliveries_pending and sorted it, every
+-- pending row of every lane behind the cursor (31,342 rows a step in the
+-- failing scenario), and never marked the lanes' dead entries in
+-- deliveries_lane_due, which the descents then stepped over by the thousand.
 --
 -- Of the lanes with due work, those whose webhook is disabled or deleted,
 -- paused by its breaker, or whose next rate-limit slot is more than a second
@@ -53,23 +59,22 @@ WITH RECURSIVE ahead (webhook_id, next_retry_at, step, found) AS (
      CROSS JOIN LATERAL (
          SELECT d.webhook_id, d.next_retry_at
          FROM deliveries d
-         WHERE d.status = 'pending' AND NOT d.held AND NOT d.behind AND d.webhook_id <= $1
+         WHERE d.status = 'pending' AND NOT d.held AND NOT d.behind
          ORDER BY d.webhook_id, d.next_retry_at
          LIMIT 1
      ) d
-     WHERE e.step < $2 AND e.found < $3)
+     WHERE e.step < $2 AND e.found < $3 AND d.webhook_id <= $1)
     UNION ALL
     SELECT n.webhook_id, n.next_retry_at, a.step + 1, a.found + (n.next_retry_at <= now())::int
     FROM wrapped a
     CROSS JOIN LATERAL (
         SELECT d.webhook_id, d.next_retry_at
         FROM deliveries d
-        WHERE d.status = 'pending' AND NOT d.held AND NOT d.behind
-          AND d.webhook_id > a.webhook_id AND d.webhook_id <= $1
+        WHERE d.status = 'pending' AND NOT d.held AND NOT d.behind AND d.webhook_id > a.webhook_id
         ORDER BY d.webhook_id, d.next_retry_at
         LIMIT 1
     ) n
-    WHERE a.step < $2 AND a.found < $3
+    WHERE a.step < $2 AND a.found < $3 AND n.webhook_id <= $1
 ), swept AS MATERIALIZED (
     SELECT * FROM ahead
     UNION ALL
