@@ -157,3 +157,73 @@ async fn concurrent_repeats_of_an_idempotency_key_make_one_event() {
     assert_eq!(app.count("events").await, 1);
     assert_eq!(app.count("deliveries").await, 2);
 }
+
+/// `GET /deliveries?event_type=`: only that type's deliveries, newest first,
+/// page after page, whether the type is rare (fewer than 1,000 events: read
+/// through its events) or common (1,000 or more: read down the list).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_are_listed_by_event_type_whether_rare_or_common() {
+    let app = spawn_app_with(|c| c.workers = 0).await;
+    let webhook = app
+        .create_webhook("http://127.0.0.1:9/", &["backlog", "rare"])
+        .await;
+    let id = webhook["id"].as_str().unwrap().to_owned();
+    crate::helpers::insert_backlog(&app.db, &[id.as_str()], 1000).await;
+    let mut rare = Vec::new();
+    for n in 0..3 {
+        let event = app.emit("rare", json!({ "n": n })).await;
+        rare.push(event["id"].as_str().unwrap().to_owned());
+    }
+    crate::helpers::insert_backlog(&app.db, &[id.as_str()], 5).await;
+
+    for (event_type, limit, total) in [("rare", 2, 3), ("backlog", 400, 1005)] {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        let mut path = format!("/deliveries?event_type={event_type}&limit={limit}");
+        loop {
+            let page = app.get_json(&path).await;
+            for d in page["data"].as_array().unwrap() {
+                let event = d["event_id"].as_str().unwrap().to_owned();
+                let kind: String = app
+                    .db
+                    .query_one(
+                        "SELECT type FROM events WHERE id = $1::text::uuid",
+                        &[&event],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                assert_eq!(kind, event_type, "{d}");
+                seen.push((
+                    d["created_at"].as_str().unwrap().to_owned(),
+                    d["id"].as_str().unwrap().to_owned(),
+                ));
+            }
+            match page["next_cursor"].as_str() {
+                Some(cursor) => {
+                    path =
+                        format!("/deliveries?event_type={event_type}&limit={limit}&cursor={cursor}")
+                }
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), total, "{event_type}: every delivery once");
+        let mut sorted = seen.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        sorted.dedup();
+        assert_eq!(seen, sorted, "{event_type}: newest first, none twice");
+        if event_type == "rare" {
+            let mut events: Vec<String> = Vec::new();
+            for (_, d) in &seen {
+                events.push(
+                    app.delivery(d).await["event_id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+            events.sort();
+            rare.sort();
+            assert_eq!(events, rare);
+        }
+    }
+}
