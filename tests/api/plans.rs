@@ -270,12 +270,12 @@ async fn statements_keep_their_index_plans_over_a_long_history() {
 
 /// A claim's sweep of the lanes, wrapping round from where the last one
 /// stopped, over lanes with deep backlogs (ten webhooks with 5,000
-/// deliveries each, the older half delivered): a descent of the lanes'
-/// index per lane. Given the wrap's end in the index condition, the planner
-/// once read every pending row behind the cursor through `deliveries_pending`
-/// and sorted them, at every step (in the benchmark's databases; the tables
-/// here did not lead it there, so this guards the plan's shape, and the
-/// benchmark's `failing` and `tenants` rows its cost).
+/// deliveries each, due a millisecond apart as if emitted one by one, the
+/// older half delivered): a descent of the lanes' index per lane. Given the
+/// wrap's end in the index condition, the planner read every pending row
+/// behind the cursor through `deliveries_pending` (small: its keys repeat,
+/// where the lanes' index holds a distinct time per row) and sorted them, at
+/// every step, on a table not yet analyzed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claims_sweep_descends_once_per_lane_whatever_the_backlogs() {
     let app = spawn_app_with(|c| c.workers = 0).await;
@@ -287,9 +287,10 @@ async fn a_claims_sweep_descends_once_per_lane_whatever_the_backlogs() {
              FROM generate_series(1, 10) g;
              INSERT INTO events (id, type, payload)
              SELECT gen_random_uuid(), 'a', '{}' FROM generate_series(1, 50000);
-             INSERT INTO deliveries (id, webhook_id, event_id)
+             INSERT INTO deliveries (id, webhook_id, event_id, next_retry_at)
              SELECT uuid_v7(),
-                    ('00000000-0000-0000-0000-' || lpad((1 + n % 10)::text, 12, '0'))::uuid, e.id
+                    ('00000000-0000-0000-0000-' || lpad((1 + n % 10)::text, 12, '0'))::uuid, e.id,
+                    now() - (50000 - n) * interval '1 ms'
              FROM (SELECT id, row_number() OVER () AS n FROM events) e;
              -- The older half delivered, as in a drain: the lanes' index
              -- keeps their entries until vacuum, and its size.
